@@ -1,0 +1,255 @@
+"""Runs a kata's hidden pytest checks in this process; learner code runs in the worker.
+
+This module never imports the learner's file. Checks reach the learner through
+the `learner` fixture, a proxy whose calls become jobs in the worker and whose
+results come back as plain data. A pytest plugin collects each check's verdict,
+points and misconception tags into a Result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import time
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from . import kit
+from .catalog import CHECKS_DIR, Kata
+from .results import CheckResult, Result
+from .sandbox import JobOutcome, Limits, Worker
+from .worker import wire
+
+PRINTED_SHOWN = 600  # characters of the learner's printed output shown with a failure
+
+
+class InternalError(RuntimeError):
+    """The grader itself is broken (a check failed to load): not the learner's fault."""
+
+
+def read_submission(path: Path) -> tuple[str, str]:
+    """The file's text, and why it cannot be graded ('' when it can)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return "", f"cannot read {path}: {exc.strerror or exc}"
+    try:
+        return data.decode("utf-8"), ""
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        return "", (f"{path.name} is not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}): "
+                    "save it with UTF-8 encoding")
+
+
+@dataclass
+class Session:
+    """One grading run: the submission, the worker and the clock."""
+
+    kata: Kata
+    source: str
+    filename: str
+    problem: str
+    worker: Worker
+    limits: Limits
+    seed: int
+    deadline: float
+    results: list[CheckResult] = field(default_factory=list)
+
+
+def _load_error_message(error: dict[str, Any]) -> str:
+    if error.get("kind") == "syntax":
+        text = error.get("text") or ""
+        pointer = f"\n    {text}" if text else ""
+        return (f"your file has a syntax error on line {error.get('line')}: "
+                f"{error.get('message')}{pointer}")
+    return str(kit.LearnerRaised("importing your file", error))
+
+
+class Learner:
+    """The learner's module, as seen from a check: every call runs in the worker."""
+
+    def __init__(self, session: Session, seconds: float) -> None:
+        self._session = session
+        self._seconds = seconds
+        self._deadline = time.monotonic() + seconds
+        self.printed = ""
+
+    @property
+    def source(self) -> str:
+        """The learner's source text, for checks that read it (parsing only, never running)."""
+        return self._session.source
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return partial(self.call, name)
+
+    def call(self, name: str, *args: Any, forbid: kit.Forbidden | None = None,
+             **kwargs: Any) -> Any:
+        """Call the learner's function `name` with plain-data arguments."""
+        task = {"kind": "call", "name": name, "args": wire.to_data(list(args)),
+                "kwargs": wire.to_data(kwargs), "forbid": list(forbid.ops) if forbid else []}
+        return self._run(task, f"{name}()", forbid)
+
+    def scenario(self, name: str, *args: Any, forbid: kit.Forbidden | None = None,
+                 **kwargs: Any) -> Any:
+        """Run a trusted scenario from grader/worker/scenarios/<kata>.py on the learner's code."""
+        task = {"kind": "scenario", "module": self._session.kata.name, "name": name,
+                "args": wire.to_data(list(args)), "kwargs": wire.to_data(kwargs),
+                "forbid": list(forbid.ops) if forbid else []}
+        return self._run(task, "your code", forbid)
+
+    def _run(self, task: dict[str, Any], what: str, forbid: kit.Forbidden | None) -> Any:
+        session = self._session
+        if session.problem:
+            raise kit.LearnerBroke(session.problem)
+        now = time.monotonic()
+        seconds = min(self._deadline, session.deadline) - now
+        if seconds <= 0:
+            raise kit.LearnerBroke("no time left for this check: the grading run hit its "
+                                   f"limit of {session.limits.run_seconds:g} s")
+        outcome = session.worker.run(session.source, session.filename, task, seconds)
+        self.printed += outcome.output
+        return self._interpret(outcome, what, forbid)
+
+    def _interpret(self, outcome: JobOutcome, what: str, forbid: kit.Forbidden | None) -> Any:
+        if outcome.timed_out:
+            raise kit.LearnerBroke(
+                f"{what} did not finish within the {self._seconds:g} s limit: an infinite loop, "
+                "or far more work than needed?")
+        if outcome.broken:
+            raise kit.LearnerBroke(f"could not run your code: {outcome.broken}")
+        reply = outcome.reply
+        if reply is None:
+            raise kit.LearnerBroke(
+                f"{what} ended its process without answering ({outcome.status}): "
+                "sys.exit, os._exit or a crash in your code?")
+        if "load_error" in reply:
+            raise kit.LearnerBroke(_load_error_message(reply["load_error"]))
+        if "missing" in reply:
+            raise kit.LearnerMissing(
+                f"your file does not define `{reply['missing']}`: keep the name and signature "
+                "from the exercise")
+        if "raised" in reply:
+            raise kit.LearnerRaised(what, reply["raised"])
+        if "too_large" in reply:
+            raise kit.LearnerBroke(f"{what} returned {reply['too_large']} bytes of data: "
+                                   "far larger than the answer")
+        used = reply.get("forbidden_used") or []
+        if forbid and used:
+            raise kit.Failure(
+                f"{what} calls {forbid.names} (aten::{', aten::'.join(used)} ran): "
+                "the point of this kata is to write it yourself.",
+                (f"{self._session.kata.id}/forbidden-call",))
+        try:
+            return wire.from_data(reply.get("value"))
+        except (wire.WireError, ValueError, TypeError, KeyError, RuntimeError) as exc:
+            raise kit.LearnerBroke(
+                f"{what} returned something that is not plain data ({exc})") from None
+
+
+def _check_seed(run_seed: int, nodeid: str) -> int:
+    digest = hashlib.sha256(f"{run_seed}:{nodeid}".encode()).digest()
+    return int.from_bytes(digest[:6], "big")
+
+
+def _failure_text(excinfo: pytest.ExceptionInfo[BaseException]) -> tuple[str, tuple[str, ...]]:
+    exc = excinfo.value
+    if isinstance(exc, kit.Failure):
+        return exc.message, exc.tags
+    if isinstance(exc, AssertionError):
+        return str(exc) or "a check failed", ()
+    return (f"internal error in this check ({type(exc).__name__}: {exc}); "
+            "please report it, it is not your fault", ("grader/internal-error",))
+
+
+class JudgePlugin:
+    """Fixtures for the checks, and the collector of their verdicts."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.collect_errors: list[str] = []
+
+    @pytest.fixture
+    def learner(self, request: pytest.FixtureRequest) -> Learner:
+        marker = request.node.get_closest_marker("seconds")
+        seconds = float(marker.args[0]) if marker else self.session.limits.check_seconds
+        proxy = Learner(self.session, seconds)
+        request.node.stash[_LEARNER] = proxy
+        return proxy
+
+    @pytest.fixture
+    def rng(self, request: pytest.FixtureRequest) -> torch.Generator:
+        """A generator seeded from the run's seed and the check: replayable with --seed."""
+        return torch.Generator().manual_seed(_check_seed(self.session.seed, request.node.nodeid))
+
+    @pytest.fixture(autouse=True)
+    def _seeded(self, request: pytest.FixtureRequest) -> None:
+        torch.manual_seed(_check_seed(self.session.seed, request.node.nodeid) + 1)
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.collect_errors.append(str(report.longrepr))
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]):  # noqa: ANN201
+        yield
+        if call.when == "teardown" or (call.when == "setup" and call.excinfo is None):
+            return
+        marker = item.get_closest_marker("points")
+        doc = (getattr(item, "obj", None).__doc__ or "").strip().splitlines()
+        result = CheckResult(name=doc[0] if doc else item.name,
+                             max_score=float(marker.args[0]) if marker else 1.0)
+        if call.excinfo is None:
+            result.score = result.max_score
+        else:
+            result.output, tags = _failure_text(call.excinfo)
+            result.tags = list(tags)
+            proxy = item.stash.get(_LEARNER, None)
+            if proxy is not None and proxy.printed.strip():
+                shown = proxy.printed[:PRINTED_SHOWN]
+                more = " ..." if len(proxy.printed) > PRINTED_SHOWN else ""
+                result.output += f"\nyour code printed:\n{shown}{more}"
+        self.session.results.append(result)
+
+
+_LEARNER = pytest.StashKey[Learner]()
+
+
+def grade(kata: Kata, path: Path, *, seed: int | None = None, limits: Limits | None = None,
+          worker: Worker | None = None) -> Result:
+    """Grade `path` as a submission for `kata` with the kata's hidden checks."""
+    limits = limits or Limits()
+    seed = secrets.randbelow(2**31) if seed is None else seed
+    started = time.monotonic()
+    source, problem = read_submission(path)
+    own_worker = worker is None
+    worker = worker or Worker(limits)
+    session = Session(kata=kata, source=source, filename=str(path), problem=problem,
+                      worker=worker, limits=limits, seed=seed,
+                      deadline=started + limits.run_seconds)
+    plugin = JudgePlugin(session)
+    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    torch.set_num_threads(1)  # the worker runs on one thread: same arithmetic, same results
+    try:
+        pytest.main(
+            [str(kata.checks_path), "-p", "no:cacheprovider", "-p", "no:terminal",
+             "--assert=plain", "--rootdir", str(CHECKS_DIR), "-c", os.devnull,
+             "-W", "ignore::pytest.PytestAssertRewriteWarning"],
+            plugins=[plugin],
+        )
+    finally:
+        if own_worker:
+            worker.close()
+    if plugin.collect_errors or not session.results:
+        raise InternalError(f"the checks for {kata.name} did not load:\n"
+                            + "\n".join(plugin.collect_errors))
+    return Result(kata=kata.name, file=str(path), seed=seed, sandbox=worker.mode,
+                  checks=session.results, execution_time=time.monotonic() - started,
+                  problem=problem)

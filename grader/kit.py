@@ -1,0 +1,221 @@
+"""The vocabulary of the hidden checks: failures, misconceptions and expectations.
+
+A check calls the learner through the `learner` fixture, gets plain data back,
+and states what it expects with the helpers here. Every helper checks the type
+first, so a check never crashes on a wrong return value: the learner reads
+"expected a torch.Tensor, got list", not our traceback.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Union
+
+import pytest
+import torch
+
+from .worker.wire import Opaque
+
+points = pytest.mark.points  # @points(2): what a check is worth
+seconds = pytest.mark.seconds  # @seconds(60): a longer time limit for a slow check
+
+
+@dataclass(frozen=True)
+class Misconception:
+    """A named mistake: the tag that goes into the JSON and the way out, in the learner's words."""
+
+    tag: str
+    explanation: str
+
+
+class Failure(Exception):
+    """A check failed; the message is written for the learner."""
+
+    def __init__(self, message: str, tags: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.tags = tags
+
+
+class LearnerRaised(Failure):
+    """The learner's code raised an exception."""
+
+    def __init__(self, what: str, error: dict[str, Any]) -> None:
+        self.error_type = str(error.get("type", "Exception"))
+        self.error_message = str(error.get("message", ""))
+        where = "".join(f"\n    at {frame}" for frame in error.get("frames", []))
+        super().__init__(f"{what} raised {self.error_type}: {self.error_message}{where}")
+
+
+class LearnerMissing(Failure):
+    """The learner's module does not define a name."""
+
+
+class LearnerBroke(Failure):
+    """The learner's file could not be run at all, or its process died or hung."""
+
+
+@dataclass(frozen=True)
+class Forbidden:
+    """Library calls a kata asks the learner not to use, by the aten operators behind them."""
+
+    ops: tuple[str, ...]  # aten overload packet names, e.g. "nll_loss_forward"
+    names: str  # how the learner knows them, e.g. "F.cross_entropy / F.nll_loss"
+
+
+# What a misconception's answer looks like: its value, a test on the answer, or several of these.
+Oracle = Union[torch.Tensor, float, Callable[[Any], bool], tuple["Oracle", ...]]  # noqa: UP007
+
+
+def fail(message: str, misconception: Misconception | None = None) -> None:
+    if misconception is None:
+        raise Failure(message)
+    raise Failure(f"{message}\n{misconception.explanation}", (misconception.tag,))
+
+
+def expect(condition: bool, message: str, misconception: Misconception | None = None) -> None:
+    if not condition:
+        fail(message, misconception)
+
+
+@contextmanager
+def explain(misconception: Misconception, when: str) -> Iterator[None]:
+    """Name the misconception when the learner's code raises an error matching `when`."""
+    try:
+        yield
+    except LearnerRaised as exc:
+        if re.search(when, exc.error_message):
+            raise Failure(f"{exc.message}\n{misconception.explanation}",
+                          (misconception.tag,)) from None
+        raise
+
+
+def type_name(value: Any) -> str:
+    if isinstance(value, Opaque):
+        return value.type_name
+    return type(value).__name__
+
+
+def fmt_shape(shape: Any) -> str:
+    return "(" + ", ".join(str(n) for n in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def close(got: Any, want: torch.Tensor, rtol: float = 1e-4, atol: float = 1e-5) -> bool:
+    """Whether `got` is a tensor of want's shape with close values (for oracles)."""
+    if type(got) is not torch.Tensor or got.shape != want.shape:
+        return False
+    return bool(torch.allclose(got.detach().double(), want.detach().double(),
+                               rtol=rtol, atol=atol, equal_nan=True))
+
+
+def _matches(got: Any, oracle: Oracle) -> bool:
+    if isinstance(oracle, tuple):
+        return any(_matches(got, one) for one in oracle)
+    if isinstance(oracle, torch.Tensor):
+        return close(got, oracle)
+    if callable(oracle):
+        try:  # an oracle may not apply to this answer at all (wrong shape, wrong type)
+            return bool(oracle(got))
+        except Exception:
+            return False
+    return type(got) in (int, float) and math.isclose(got, oracle, rel_tol=1e-6, abs_tol=1e-9)
+
+
+def diagnose(got: Any, wrong: Mapping[Misconception, Oracle]) -> Misconception | None:
+    """The first misconception whose typical output the learner's answer matches."""
+    return next((m for m, oracle in wrong.items() if _matches(got, oracle)), None)
+
+
+def _fail_diagnosed(message: str, got: Any, wrong: Mapping[Misconception, Oracle]) -> None:
+    fail(message, diagnose(got, wrong))
+
+
+def expect_tensor(
+    got: Any,
+    want: torch.Tensor,
+    what: str,
+    *,
+    rtol: float = 1e-5,
+    atol: float = 1e-6,
+    wrong: Mapping[Misconception, Oracle] | None = None,
+) -> torch.Tensor:
+    """`got` is a plain torch.Tensor with want's dtype and shape and close values."""
+    wrong = wrong or {}
+    if type(got) is not torch.Tensor:
+        _fail_diagnosed(f"{what} should return a torch.Tensor, got {type_name(got)}", got, wrong)
+    if got.dtype != want.dtype:
+        _fail_diagnosed(f"{what} should have dtype {want.dtype}, got {got.dtype}", got, wrong)
+    if got.shape != want.shape:
+        _fail_diagnosed(
+            f"{what} should have shape {fmt_shape(want.shape)}, got {fmt_shape(got.shape)}",
+            got, wrong)
+    got_d, want_d = got.detach(), want.detach()
+    if want_d.is_floating_point():
+        bad = ~torch.isfinite(got_d) & torch.isfinite(want_d)
+        if bad.any():
+            _fail_diagnosed(f"{what} has {int(bad.sum())} non-finite values (nan or inf) "
+                            "where finite ones were expected", got, wrong)
+        close = torch.isclose(got_d, want_d, rtol=rtol, atol=atol, equal_nan=True)
+    else:
+        close = got_d == want_d
+    if not bool(close.all()):
+        index = tuple(int(i) for i in torch.nonzero(~close)[0])
+        at = f" at [{', '.join(map(str, index))}]" if index else ""
+        detail = f"{at}: expected {want_d[index].item():.6g}, got {got_d[index].item():.6g}"
+        if want_d.is_floating_point():
+            error = (got_d.double() - want_d.double()).abs().nan_to_num(math.inf).max().item()
+            detail += f" (max abs error {error:.3g})"
+        _fail_diagnosed(f"{what} is wrong{detail}", got, wrong)
+    return got
+
+
+def expect_number(
+    got: Any,
+    want: float,
+    what: str,
+    *,
+    rel: float = 1e-6,
+    abs_: float = 1e-9,
+    kind: type = float,
+    wrong: Mapping[Misconception, Oracle] | None = None,
+) -> float:
+    """`got` is a Python number (int where kind is int) close to `want`."""
+    wrong = wrong or {}
+    allowed = (int,) if kind is int else (int, float)
+    if type(got) not in allowed:
+        hint = " (call .item() to turn a one-element tensor into a number)" \
+            if type(got) is torch.Tensor else ""
+        _fail_diagnosed(f"{what} should return a Python {kind.__name__}, "
+                        f"got {type_name(got)}{hint}", got, wrong)
+    if not math.isclose(got, want, rel_tol=rel, abs_tol=abs_):
+        _fail_diagnosed(f"{what}: expected {want:.6g}, got {got:.6g}", got, wrong)
+    return got
+
+
+def size(rng: torch.Generator, low: int = 2, high: int = 9) -> int:
+    """A random dimension in [low, high]."""
+    return int(torch.randint(low, high + 1, (), generator=rng))
+
+
+def distinct_sizes(rng: torch.Generator, count: int, low: int = 2, high: int = 9) -> list[int]:
+    """`count` different random dimensions, so a broadcasting bug cannot hide."""
+    return [low + int(i) for i in torch.randperm(high - low + 1, generator=rng)[:count]]
+
+
+def expect_loop_free(source: str, function: str, misconception: Misconception) -> None:
+    """No for / while / comprehension in the learner's `function` (read from its source)."""
+    import ast
+
+    tree = ast.parse(source)
+    loops = (ast.For, ast.AsyncFor, ast.While, ast.ListComp, ast.SetComp, ast.DictComp,
+             ast.GeneratorExp)
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == function:
+            for inner in ast.walk(node):
+                if isinstance(inner, loops):
+                    fail(f"{function} uses a Python loop on line {inner.lineno}",
+                         misconception)

@@ -1,0 +1,64 @@
+"""The result of grading one kata, and its Gradescope-shaped JSON form."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class CheckResult:
+    name: str
+    max_score: float
+    score: float = 0.0
+    output: str = ""
+    tags: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return self.score >= self.max_score
+
+
+@dataclass
+class Result:
+    kata: str  # e.g. "ex05_manual_sgd"
+    file: str
+    seed: int
+    sandbox: str
+    checks: list[CheckResult] = field(default_factory=list)
+    execution_time: float = 0.0
+    problem: str = ""  # why the file could not be graded at all, if so
+
+    @property
+    def score(self) -> float:
+        return sum(c.score for c in self.checks)
+
+    @property
+    def max_score(self) -> float:
+        return sum(c.max_score for c in self.checks)
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.checks) and all(c.passed for c in self.checks)
+
+    def summary(self) -> str:
+        done = sum(c.passed for c in self.checks)
+        line = (f"{self.kata}: {self.score:g}/{self.max_score:g} points, "
+                f"{done}/{len(self.checks)} checks passed (seed {self.seed})")
+        return f"{line}\n{self.problem}" if self.problem else line
+
+    def to_gradescope(self) -> dict[str, Any]:
+        return {
+            "score": self.score,
+            "max_score": self.max_score,
+            "execution_time": round(self.execution_time, 3),
+            "output": self.summary(),
+            "tests": [
+                {"name": c.name, "score": c.score, "max_score": c.max_score,
+                 "status": "passed" if c.passed else "failed", "output": c.output,
+                 "tags": c.tags}
+                for c in self.checks
+            ],
+            "extra_data": {"kata": self.kata, "file": self.file, "seed": self.seed,
+                           "sandbox": self.sandbox},
+        }

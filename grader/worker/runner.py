@@ -1,0 +1,97 @@
+"""Runs one job on learner code, inside a forked child of the worker.
+
+This is the only place learner code is executed. It loads the learner's source
+as a fresh module, runs one task (a plain call or a trusted scenario), and
+answers with plain data. The child is thrown away afterwards, so nothing the
+learner patched survives into the next check.
+"""
+
+from __future__ import annotations
+
+import importlib
+import linecache
+import sys
+import traceback
+import types
+from typing import Any
+
+from . import wire
+
+MAX_TRACEBACK_FRAMES = 4
+
+
+class Missing(Exception):
+    """The learner's module does not define a name a check needs."""
+
+
+def _learner_frames(tb: types.TracebackType | None, filename: str) -> list[str]:
+    frames = [f for f in traceback.extract_tb(tb) if f.filename == filename]
+    return [
+        f"line {f.lineno}, in {f.name}: {(f.line or '').strip()}"
+        for f in frames[-MAX_TRACEBACK_FRAMES:]
+    ]
+
+
+def describe_exception(exc: BaseException, filename: str) -> dict[str, Any]:
+    try:
+        message = str(exc)
+    except BaseException:  # a learner's exception class may break __str__
+        message = "<unprintable>"
+    return {
+        "type": type(exc).__name__,
+        "message": message[:2000],
+        "frames": _learner_frames(exc.__traceback__, filename),
+    }
+
+
+def load_module(source: str, filename: str) -> types.ModuleType:
+    name = filename.rsplit("/", 1)[-1].removesuffix(".py") or "submission"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    code = compile(source, filename, "exec", dont_inherit=True)
+    module = types.ModuleType(name)
+    module.__file__ = filename
+    sys.modules[name] = module  # dataclasses and pickling look modules up by name
+    exec(code, module.__dict__)
+    return module
+
+
+def need(module: types.ModuleType, name: str) -> Any:
+    """The learner's `name`, or the Missing error that the judge reports by name."""
+    try:
+        return getattr(module, name)
+    except AttributeError:
+        raise Missing(name) from None
+
+
+def run_task(module: types.ModuleType, task: dict[str, Any]) -> Any:
+    """Execute one task: call a learner function, or a trusted scenario."""
+    from .guards import forbidding
+
+    args = wire.from_data(task.get("args", []))
+    kwargs = wire.from_data(task.get("kwargs", {"__dict__": {}}))
+    with forbidding(task.get("forbid", [])) as used:
+        if task["kind"] == "call":
+            result = need(module, task["name"])(*args, **kwargs)
+        else:
+            scenarios = importlib.import_module(f"{__package__}.scenarios.{task['module']}")
+            result = getattr(scenarios, task["name"])(module, *args, **kwargs)
+    return result, sorted(used)
+
+
+def run_job(job: dict[str, Any]) -> dict[str, Any]:
+    """Load the learner's source and run the job's task; never raises."""
+    filename = job["filename"]
+    try:
+        module = load_module(job["source"], filename)
+    except SyntaxError as exc:
+        return {"load_error": {"kind": "syntax", "line": exc.lineno, "offset": exc.offset,
+                               "message": exc.msg, "text": (exc.text or "").rstrip()}}
+    except BaseException as exc:  # anything at import time, SystemExit included
+        return {"load_error": {"kind": "raised", **describe_exception(exc, filename)}}
+    try:
+        result, forbidden_used = run_task(module, job["task"])
+    except Missing as exc:
+        return {"missing": str(exc)}
+    except BaseException as exc:
+        return {"raised": describe_exception(exc, filename)}
+    return {"value": wire.to_data(result), "forbidden_used": forbidden_used}

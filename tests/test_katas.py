@@ -1,0 +1,53 @@
+"""Every kata: the reference gets full marks, the stub 0, each known mistake is diagnosed,
+and correct implementations written differently from the reference get full marks too."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+from grader import catalog
+
+KATAS = [k for k in catalog.katas() if k.checks_path.exists()]  # DEV-ONLY
+
+
+def _variants(kind: str) -> list[tuple[catalog.Kata, str, str]]:
+    cases = []
+    for kata in KATAS:
+        module = importlib.import_module(f"tests.variants.{kata.name}")
+        cases += [(kata, name, code) for name, code in getattr(module, kind).items()]
+    return cases
+
+
+def _with_override(kata: catalog.Kata, code: str) -> str:
+    """The reference with some definitions replaced: later definitions win in Python."""
+    return kata.solution_path.read_text() + "\n\n# --- variant ---\n" + code
+
+
+@pytest.mark.parametrize("kata", KATAS, ids=lambda k: k.id)
+def test_reference_gets_full_marks(kata, grade_source):
+    result = grade_source(kata.id, kata.solution_path.read_text())
+    assert result["score"] == result["max_score"] == kata.points, result.report()
+
+
+@pytest.mark.parametrize("kata", KATAS, ids=lambda k: k.id)
+def test_untouched_stub_scores_zero(kata, grade_source):
+    result = grade_source(kata.id, kata.exercise_path.read_text())
+    assert result["max_score"] == kata.points
+    assert result["score"] == 0, result.report()
+
+
+@pytest.mark.parametrize(("kata", "tag", "code"), _variants("WRONG"),
+                         ids=lambda v: v if isinstance(v, str) and "/" in v else "")
+def test_misconception_loses_points_with_its_diagnosis(kata, tag, code, grade_source):
+    result = grade_source(kata.id, _with_override(kata, code))
+    assert result["score"] < result["max_score"], f"{tag} was not caught\n{result.report()}"
+    assert tag in result.failed_tags(), f"{tag} not diagnosed\n{result.report()}"
+
+
+@pytest.mark.parametrize(("kata", "name", "code"), _variants("RIGHT"),
+                         ids=lambda v: v if isinstance(v, str) and "\n" not in v else "")
+def test_other_correct_implementations_get_full_marks(kata, name, code, grade_source):
+    result = grade_source(kata.id, _with_override(kata, code))
+    assert result["score"] == result["max_score"], f"{name}\n{result.report()}"
