@@ -42,4 +42,3 @@ def pairwise_sq_dists(a: Tensor, b: Tensor) -> Tensor:
 def batch_matvec(m: Tensor, v: Tensor) -> Tensor:
     """Row b of the result is m @ v[b].  m: (D, D), v: (B, D) -> (B, D)"""
     return m @ v  # BUG
-

@@ -59,8 +59,14 @@ def katas() -> tuple[Kata, ...]:
     with open(PACKAGE_DIR / "katas.toml", "rb") as f:
         entries = tomllib.load(f)["kata"]
     return tuple(
-        Kata(id=e["id"], slug=e["slug"], title=e["title"], points=float(e["points"]),
-             hints=tuple(e["hints"]), concepts=tuple(e["concepts"]))
+        Kata(
+            id=e["id"],
+            slug=e["slug"],
+            title=e["title"],
+            points=float(e["points"]),
+            hints=tuple(e["hints"]),
+            concepts=tuple(e["concepts"]),
+        )
         for e in entries
     )
 

@@ -35,8 +35,10 @@ class UsageError(Exception):
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="grade", description="Grade PyTorch katas with hidden checks.",
-        epilog="Commands: `grade list`, `grade hint ex05`.")
+        prog="grade",
+        description="Grade PyTorch katas with hidden checks.",
+        epilog="Commands: `grade list`, `grade hint ex05`.",
+    )
     parser.add_argument("target", nargs="?", help="a kata (ex05, 5, manual_sgd) or a command")
     parser.add_argument("argument", nargs="?", help="the kata for `hint`")
     parser.add_argument("--file", type=Path, help="grade this file instead of exercises/exNN_*.py")

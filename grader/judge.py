@@ -43,8 +43,10 @@ def read_submission(path: Path) -> tuple[str, str]:
         return data.decode("utf-8"), ""
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        return "", (f"{path.name} is not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}): "
-                    "save it with UTF-8 encoding")
+        return "", (
+            f"{path.name} is not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}): "
+            "save it with UTF-8 encoding"
+        )
 
 
 @dataclass
@@ -66,8 +68,10 @@ def _load_error_message(error: dict[str, Any]) -> str:
     if error.get("kind") == "syntax":
         text = error.get("text") or ""
         pointer = f"\n    {text}" if text else ""
-        return (f"your file has a syntax error on line {error.get('line')}: "
-                f"{error.get('message')}{pointer}")
+        return (
+            f"your file has a syntax error on line {error.get('line')}: "
+            f"{error.get('message')}{pointer}"
+        )
     return str(kit.LearnerRaised("importing your file", error))
 
 
@@ -90,19 +94,31 @@ class Learner:
             raise AttributeError(name)
         return partial(self.call, name)
 
-    def call(self, name: str, *args: Any, forbid: kit.Forbidden | None = None,
-             **kwargs: Any) -> Any:
+    def call(
+        self, name: str, *args: Any, forbid: kit.Forbidden | None = None, **kwargs: Any
+    ) -> Any:
         """Call the learner's function `name` with plain-data arguments."""
-        task = {"kind": "call", "name": name, "args": wire.to_data(list(args)),
-                "kwargs": wire.to_data(kwargs), "forbid": list(forbid.ops) if forbid else []}
+        task = {
+            "kind": "call",
+            "name": name,
+            "args": wire.to_data(list(args)),
+            "kwargs": wire.to_data(kwargs),
+            "forbid": list(forbid.ops) if forbid else [],
+        }
         return self._run(task, f"{name}()", forbid)
 
-    def scenario(self, name: str, *args: Any, forbid: kit.Forbidden | None = None,
-                 **kwargs: Any) -> Any:
+    def scenario(
+        self, name: str, *args: Any, forbid: kit.Forbidden | None = None, **kwargs: Any
+    ) -> Any:
         """Run a trusted scenario from grader/worker/scenarios/<kata>.py on the learner's code."""
-        task = {"kind": "scenario", "module": self._session.kata.name, "name": name,
-                "args": wire.to_data(list(args)), "kwargs": wire.to_data(kwargs),
-                "forbid": list(forbid.ops) if forbid else []}
+        task = {
+            "kind": "scenario",
+            "module": self._session.kata.name,
+            "name": name,
+            "args": wire.to_data(list(args)),
+            "kwargs": wire.to_data(kwargs),
+            "forbid": list(forbid.ops) if forbid else [],
+        }
         return self._run(task, "your code", forbid)
 
     def _run(self, task: dict[str, Any], what: str, forbid: kit.Forbidden | None) -> Any:
@@ -112,8 +128,10 @@ class Learner:
         now = time.monotonic()
         seconds = min(self._deadline, session.deadline) - now
         if seconds <= 0:
-            raise kit.LearnerBroke("no time left for this check: the grading run hit its "
-                                   f"limit of {session.limits.run_seconds:g} s")
+            raise kit.LearnerBroke(
+                "no time left for this check: the grading run hit its "
+                f"limit of {session.limits.run_seconds:g} s"
+            )
         outcome = session.worker.run(session.source, session.filename, task, seconds)
         self.printed += outcome.output
         return self._interpret(outcome, what, forbid)
@@ -122,36 +140,42 @@ class Learner:
         if outcome.timed_out:
             raise kit.LearnerBroke(
                 f"{what} did not finish within the {self._seconds:g} s limit: an infinite loop, "
-                "or far more work than needed?")
+                "or far more work than needed?"
+            )
         if outcome.broken:
             raise kit.LearnerBroke(f"could not run your code: {outcome.broken}")
         reply = outcome.reply
         if reply is None:
             raise kit.LearnerBroke(
                 f"{what} ended its process without answering ({outcome.status}): "
-                "sys.exit, os._exit or a crash in your code?")
+                "sys.exit, os._exit or a crash in your code?"
+            )
         if "load_error" in reply:
             raise kit.LearnerBroke(_load_error_message(reply["load_error"]))
         if "missing" in reply:
             raise kit.LearnerMissing(
                 f"your file does not define `{reply['missing']}`: keep the name and signature "
-                "from the exercise")
+                "from the exercise"
+            )
         if "raised" in reply:
             raise kit.LearnerRaised(what, reply["raised"])
         if "too_large" in reply:
-            raise kit.LearnerBroke(f"{what} returned {reply['too_large']} bytes of data: "
-                                   "far larger than the answer")
+            raise kit.LearnerBroke(
+                f"{what} returned {reply['too_large']} bytes of data: far larger than the answer"
+            )
         used = reply.get("forbidden_used") or []
         if forbid and used:
             raise kit.Failure(
                 f"{what} calls {forbid.names} (aten::{', aten::'.join(used)} ran): "
                 "the point of this kata is to write it yourself.",
-                (f"{self._session.kata.id}/forbidden-call",))
+                (f"{self._session.kata.id}/forbidden-call",),
+            )
         try:
             return wire.from_data(reply.get("value"))
         except (wire.WireError, ValueError, TypeError, KeyError, RuntimeError) as exc:
             raise kit.LearnerBroke(
-                f"{what} returned something that is not plain data ({exc})") from None
+                f"{what} returned something that is not plain data ({exc})"
+            ) from None
 
 
 def _check_seed(run_seed: int, nodeid: str) -> int:
@@ -165,8 +189,11 @@ def _failure_text(excinfo: pytest.ExceptionInfo[BaseException]) -> tuple[str, tu
         return exc.message, exc.tags
     if isinstance(exc, AssertionError):
         return str(exc) or "a check failed", ()
-    return (f"internal error in this check ({type(exc).__name__}: {exc}); "
-            "please report it, it is not your fault", ("grader/internal-error",))
+    return (
+        f"internal error in this check ({type(exc).__name__}: {exc}); "
+        "please report it, it is not your fault",
+        ("grader/internal-error",),
+    )
 
 
 class JudgePlugin:
@@ -204,8 +231,9 @@ class JudgePlugin:
             return
         marker = item.get_closest_marker("points")
         doc = (getattr(item, "obj", None).__doc__ or "").strip().splitlines()
-        result = CheckResult(name=doc[0] if doc else item.name,
-                             max_score=float(marker.args[0]) if marker else 1.0)
+        result = CheckResult(
+            name=doc[0] if doc else item.name, max_score=float(marker.args[0]) if marker else 1.0
+        )
         if call.excinfo is None:
             result.score = result.max_score
         else:
@@ -222,8 +250,14 @@ class JudgePlugin:
 _LEARNER = pytest.StashKey[Learner]()
 
 
-def grade(kata: Kata, path: Path, *, seed: int | None = None, limits: Limits | None = None,
-          worker: Worker | None = None) -> Result:
+def grade(
+    kata: Kata,
+    path: Path,
+    *,
+    seed: int | None = None,
+    limits: Limits | None = None,
+    worker: Worker | None = None,
+) -> Result:
     """Grade `path` as a submission for `kata` with the kata's hidden checks."""
     limits = limits or Limits()
     seed = secrets.randbelow(2**31) if seed is None else seed
@@ -231,25 +265,50 @@ def grade(kata: Kata, path: Path, *, seed: int | None = None, limits: Limits | N
     source, problem = read_submission(path)
     own_worker = worker is None
     worker = worker or Worker(limits)
-    session = Session(kata=kata, source=source, filename=str(path), problem=problem,
-                      worker=worker, limits=limits, seed=seed,
-                      deadline=started + limits.run_seconds)
+    session = Session(
+        kata=kata,
+        source=source,
+        filename=str(path),
+        problem=problem,
+        worker=worker,
+        limits=limits,
+        seed=seed,
+        deadline=started + limits.run_seconds,
+    )
     plugin = JudgePlugin(session)
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     torch.set_num_threads(1)  # the worker runs on one thread: same arithmetic, same results
     try:
         pytest.main(
-            [str(kata.checks_path), "-p", "no:cacheprovider", "-p", "no:terminal",
-             "--assert=plain", "--rootdir", str(CHECKS_DIR), "-c", os.devnull,
-             "-W", "ignore::pytest.PytestAssertRewriteWarning"],
+            [
+                str(kata.checks_path),
+                "-p",
+                "no:cacheprovider",
+                "-p",
+                "no:terminal",
+                "--assert=plain",
+                "--rootdir",
+                str(CHECKS_DIR),
+                "-c",
+                os.devnull,
+                "-W",
+                "ignore::pytest.PytestAssertRewriteWarning",
+            ],
             plugins=[plugin],
         )
     finally:
         if own_worker:
             worker.close()
     if plugin.collect_errors or not session.results:
-        raise InternalError(f"the checks for {kata.name} did not load:\n"
-                            + "\n".join(plugin.collect_errors))
-    return Result(kata=kata.name, file=str(path), seed=seed, sandbox=worker.mode,
-                  checks=session.results, execution_time=time.monotonic() - started,
-                  problem=problem)
+        raise InternalError(
+            f"the checks for {kata.name} did not load:\n" + "\n".join(plugin.collect_errors)
+        )
+    return Result(
+        kata=kata.name,
+        file=str(path),
+        seed=seed,
+        sandbox=worker.mode,
+        checks=session.results,
+        execution_time=time.monotonic() - started,
+        problem=problem,
+    )

@@ -89,8 +89,9 @@ def explain(misconception: Misconception, when: str) -> Iterator[None]:
         yield
     except LearnerRaised as exc:
         if re.search(when, exc.error_message):
-            raise Failure(f"{exc.message}\n{misconception.explanation}",
-                          (misconception.tag,)) from None
+            raise Failure(
+                f"{exc.message}\n{misconception.explanation}", (misconception.tag,)
+            ) from None
         raise
 
 
@@ -108,8 +109,11 @@ def close(got: Any, want: torch.Tensor, rtol: float = 1e-4, atol: float = 1e-5) 
     """Whether `got` is a tensor of want's shape with close values (for oracles)."""
     if type(got) is not torch.Tensor or got.shape != want.shape:
         return False
-    return bool(torch.allclose(got.detach().double(), want.detach().double(),
-                               rtol=rtol, atol=atol, equal_nan=True))
+    return bool(
+        torch.allclose(
+            got.detach().double(), want.detach().double(), rtol=rtol, atol=atol, equal_nan=True
+        )
+    )
 
 
 def _matches(got: Any, oracle: Oracle) -> bool:
@@ -152,13 +156,19 @@ def expect_tensor(
     if got.shape != want.shape:
         _fail_diagnosed(
             f"{what} should have shape {fmt_shape(want.shape)}, got {fmt_shape(got.shape)}",
-            got, wrong)
+            got,
+            wrong,
+        )
     got_d, want_d = got.detach(), want.detach()
     if want_d.is_floating_point():
         bad = ~torch.isfinite(got_d) & torch.isfinite(want_d)
         if bad.any():
-            _fail_diagnosed(f"{what} has {int(bad.sum())} non-finite values (nan or inf) "
-                            "where finite ones were expected", got, wrong)
+            _fail_diagnosed(
+                f"{what} has {int(bad.sum())} non-finite values (nan or inf) "
+                "where finite ones were expected",
+                got,
+                wrong,
+            )
         close = torch.isclose(got_d, want_d, rtol=rtol, atol=atol, equal_nan=True)
     else:
         close = got_d == want_d
@@ -187,10 +197,14 @@ def expect_number(
     wrong = wrong or {}
     allowed = (int,) if kind is int else (int, float)
     if type(got) not in allowed:
-        hint = " (call .item() to turn a one-element tensor into a number)" \
-            if type(got) is torch.Tensor else ""
-        _fail_diagnosed(f"{what} should return a Python {kind.__name__}, "
-                        f"got {type_name(got)}{hint}", got, wrong)
+        hint = (
+            " (call .item() to turn a one-element tensor into a number)"
+            if type(got) is torch.Tensor
+            else ""
+        )
+        _fail_diagnosed(
+            f"{what} should return a Python {kind.__name__}, got {type_name(got)}{hint}", got, wrong
+        )
     if not math.isclose(got, want, rel_tol=rel, abs_tol=abs_):
         _fail_diagnosed(f"{what}: expected {want:.6g}, got {got:.6g}", got, wrong)
     return got
@@ -211,11 +225,17 @@ def expect_loop_free(source: str, function: str, misconception: Misconception) -
     import ast
 
     tree = ast.parse(source)
-    loops = (ast.For, ast.AsyncFor, ast.While, ast.ListComp, ast.SetComp, ast.DictComp,
-             ast.GeneratorExp)
+    loops = (
+        ast.For,
+        ast.AsyncFor,
+        ast.While,
+        ast.ListComp,
+        ast.SetComp,
+        ast.DictComp,
+        ast.GeneratorExp,
+    )
     for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == function:
             for inner in ast.walk(node):
                 if isinstance(inner, loops):
-                    fail(f"{function} uses a Python loop on line {inner.lineno}",
-                         misconception)
+                    fail(f"{function} uses a Python loop on line {inner.lineno}", misconception)

@@ -85,8 +85,10 @@ def next_hint(kata: Kata) -> str:
     shown = levels.get(kata.id, 0)
     shown = shown if isinstance(shown, int) and shown >= 0 else 0
     if shown >= len(kata.hints):
-        return (f"No more hints for {kata.id}. Re-read the docstring "
-                f"and the messages of `grade {kata.id}`.")
+        return (
+            f"No more hints for {kata.id}. Re-read the docstring "
+            f"and the messages of `grade {kata.id}`."
+        )
     levels[kata.id] = shown + 1
     _save(state)
     return f"Hint {shown + 1}/{len(kata.hints)} for {kata.id}: {kata.hints[shown]}"

@@ -58,8 +58,10 @@ def render(result: Result, kata: Kata, style: Style) -> str:
     if result.passed:
         lines.append(style.good(f"  All checks pass: {total} points. On to the next kata!"))
     else:
-        lines.append(f"  Score {style.bold(total)}. Stuck? `grade hint {kata.id}` gives a hint; "
-                     f"replay these inputs with `--seed {result.seed}`.")
+        lines.append(
+            f"  Score {style.bold(total)}. Stuck? `grade hint {kata.id}` gives a hint; "
+            f"replay these inputs with `--seed {result.seed}`."
+        )
     return "\n".join(lines)
 
 

@@ -43,8 +43,10 @@ class Result:
 
     def summary(self) -> str:
         done = sum(c.passed for c in self.checks)
-        line = (f"{self.kata}: {self.score:g}/{self.max_score:g} points, "
-                f"{done}/{len(self.checks)} checks passed (seed {self.seed})")
+        line = (
+            f"{self.kata}: {self.score:g}/{self.max_score:g} points, "
+            f"{done}/{len(self.checks)} checks passed (seed {self.seed})"
+        )
         return f"{line}\n{self.problem}" if self.problem else line
 
     def to_gradescope(self) -> dict[str, Any]:
@@ -54,11 +56,20 @@ class Result:
             "execution_time": round(self.execution_time, 3),
             "output": self.summary(),
             "tests": [
-                {"name": c.name, "score": c.score, "max_score": c.max_score,
-                 "status": "passed" if c.passed else "failed", "output": c.output,
-                 "tags": c.tags}
+                {
+                    "name": c.name,
+                    "score": c.score,
+                    "max_score": c.max_score,
+                    "status": "passed" if c.passed else "failed",
+                    "output": c.output,
+                    "tags": c.tags,
+                }
                 for c in self.checks
             ],
-            "extra_data": {"kata": self.kata, "file": self.file, "seed": self.seed,
-                           "sandbox": self.sandbox},
+            "extra_data": {
+                "kata": self.kata,
+                "file": self.file,
+                "seed": self.seed,
+                "sandbox": self.sandbox,
+            },
         }

@@ -61,7 +61,9 @@ def bubblewrap_problem() -> str | None:
         return "bubblewrap (bwrap) is not installed"
     probe = subprocess.run(
         [bwrap, "--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "true"],
-        capture_output=True, text=True, timeout=10,
+        capture_output=True,
+        text=True,
+        timeout=10,
     )
     if probe.returncode != 0:
         return f"bwrap cannot start here: {probe.stderr.strip()[:200]}"
@@ -80,9 +82,23 @@ def _hidden_dirs() -> list[Path]:
 
 def _bubblewrap_command(python: str) -> list[str]:
     command = [
-        "bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-        "--tmpfs", "/tmp", "--unshare-all", "--die-with-parent", "--new-session",
-        "--cap-drop", "ALL", "--chdir", "/tmp",
+        "bwrap",
+        "--ro-bind",
+        "/",
+        "/",
+        "--dev",
+        "/dev",
+        "--proc",
+        "/proc",
+        "--tmpfs",
+        "/tmp",
+        "--unshare-all",
+        "--die-with-parent",
+        "--new-session",
+        "--cap-drop",
+        "ALL",
+        "--chdir",
+        "/tmp",
     ]
     hidden = _hidden_dirs()
     for path in hidden:
@@ -135,8 +151,14 @@ class Worker:
             command, cwd = [python, "-m", "grader.worker"], self._scratch.name
             env["TMPDIR"] = self._scratch.name
         self._proc = subprocess.Popen(
-            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            env=env, cwd=cwd, start_new_session=True, preexec_fn=_die_with_parent,
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            cwd=cwd,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         os.set_blocking(self._proc.stdout.fileno(), False)
         self._reader = wire.FrameReader()

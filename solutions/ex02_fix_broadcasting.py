@@ -22,4 +22,3 @@ def pairwise_sq_dists(a: Tensor, b: Tensor) -> Tensor:
 
 def batch_matvec(m: Tensor, v: Tensor) -> Tensor:
     return v @ m.T  # (B, D) @ (D, D): row b is v[b] @ m.T = m @ v[b]
-

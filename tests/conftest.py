@@ -15,12 +15,18 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_grade(*args: str, cwd: Path | None = None, timeout: float = 240,
-              env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_grade(
+    *args: str, cwd: Path | None = None, timeout: float = 240, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """`python -m grader ARGS` as a learner would run it, in a separate process."""
-    return subprocess.run([sys.executable, "-m", "grader", *args], capture_output=True,
-                          text=True, timeout=timeout, cwd=cwd or ROOT,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "grader", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd or ROOT,
+        env={**os.environ, **(env or {})},
+    )
 
 
 class Graded(dict):

@@ -38,16 +38,22 @@ def test_untouched_stub_scores_zero(kata, grade_source):
     assert result["score"] == 0, result.report()
 
 
-@pytest.mark.parametrize(("kata", "tag", "code"), _variants("WRONG"),
-                         ids=lambda v: v if isinstance(v, str) and "/" in v else "")
+@pytest.mark.parametrize(
+    ("kata", "tag", "code"),
+    _variants("WRONG"),
+    ids=lambda v: v if isinstance(v, str) and "/" in v else "",
+)
 def test_misconception_loses_points_with_its_diagnosis(kata, tag, code, grade_source):
     result = grade_source(kata.id, _with_override(kata, code))
     assert result["score"] < result["max_score"], f"{tag} was not caught\n{result.report()}"
     assert tag in result.failed_tags(), f"{tag} not diagnosed\n{result.report()}"
 
 
-@pytest.mark.parametrize(("kata", "name", "code"), _variants("RIGHT"),
-                         ids=lambda v: v if isinstance(v, str) and "\n" not in v else "")
+@pytest.mark.parametrize(
+    ("kata", "name", "code"),
+    _variants("RIGHT"),
+    ids=lambda v: v if isinstance(v, str) and "\n" not in v else "",
+)
 def test_other_correct_implementations_get_full_marks(kata, name, code, grade_source):
     result = grade_source(kata.id, _with_override(kata, code))
     assert result["score"] == result["max_score"], f"{name}\n{result.report()}"

@@ -15,26 +15,32 @@ from grader.kit import (
 MISSING_KEEPDIM = Misconception(
     "ex02/missing-keepdim",
     "x.mean(dim=1) is (B,), and a (B,) row broadcasts against the columns, not the rows. "
-    "Keep the reduced dim with keepdim=True so the means are a (B, 1) column.")
+    "Keep the reduced dim with keepdim=True so the means are a (B, 1) column.",
+)
 ROW_VECTOR_WEIGHTS = Misconception(
     "ex02/row-vector-weights",
     "w is (B,), which lines up with the last dim of x (the columns); you meant a (B, 1) column: "
-    "w[:, None] or w.unsqueeze(1).")
+    "w[:, None] or w.unsqueeze(1).",
+)
 OUTER_BROADCAST = Misconception(
     "ex02/outer-broadcast",
     "pred (B, 1) minus target (B,) broadcasts to a (B, B) matrix of every pair, so the mean is "
-    "over B*B wrong differences. Make the shapes equal first: pred.squeeze(1) or pred.view(-1).")
+    "over B*B wrong differences. Make the shapes equal first: pred.squeeze(1) or pred.view(-1).",
+)
 NO_NEW_AXIS = Misconception(
     "ex02/no-new-axis",
     "a - b pairs a[i] only with b[i]. For every pair (i, j) give each side its own axis: "
-    "a[:, None, :] - b[None, :, :] is (N, M, D).")
+    "a[:, None, :] - b[None, :, :] is (N, M, D).",
+)
 TRANSPOSED_MATVEC = Misconception(
     "ex02/transposed-matvec",
     "m @ v with v (B, D) multiplies m by the columns of v, not by each row v[b]. "
-    "Row b of the answer is m @ v[b] = v[b] @ m.T, so the whole batch is v @ m.T.")
+    "Row b of the answer is m @ v[b] = v[b] @ m.T, so the whole batch is v @ m.T.",
+)
 PYTHON_LOOP = Misconception(
     "ex02/python-loop",
-    "This kata is about letting broadcasting do the loop: rewrite it as whole-tensor operations.")
+    "This kata is about letting broadcasting do the loop: rewrite it as whole-tensor operations.",
+)
 
 SHAPE_ERROR = r"must match the size|size mismatch|cannot be multiplied|shapes cannot"
 
@@ -52,8 +58,12 @@ def test_center_rows(learner, rng):
         x = torch.randn(rows, cols, generator=rng) * 3 + 1
         with explain(MISSING_KEEPDIM, when=SHAPE_ERROR):
             got = learner.center_rows(x)
-        expect_tensor(got, x - x.mean(dim=1, keepdim=True), f"center_rows of a {rows}x{cols} x",
-                      wrong={MISSING_KEEPDIM: lambda g: close(g, x - x.mean(dim=1))})
+        expect_tensor(
+            got,
+            x - x.mean(dim=1, keepdim=True),
+            f"center_rows of a {rows}x{cols} x",
+            wrong={MISSING_KEEPDIM: lambda g: close(g, x - x.mean(dim=1))},
+        )
     expect_loop_free(learner.source, "center_rows", PYTHON_LOOP)
 
 
@@ -64,8 +74,12 @@ def test_scale_rows(learner, rng):
         x, w = torch.randn(rows, cols, generator=rng), torch.randn(rows, generator=rng)
         with explain(ROW_VECTOR_WEIGHTS, when=SHAPE_ERROR):
             got = learner.scale_rows(x, w)
-        expect_tensor(got, x * w.unsqueeze(1), f"scale_rows of a {rows}x{cols} x",
-                      wrong={ROW_VECTOR_WEIGHTS: lambda g: close(g, x * w)})
+        expect_tensor(
+            got,
+            x * w.unsqueeze(1),
+            f"scale_rows of a {rows}x{cols} x",
+            wrong={ROW_VECTOR_WEIGHTS: lambda g: close(g, x * w)},
+        )
     expect_loop_free(learner.source, "scale_rows", PYTHON_LOOP)
 
 
@@ -77,8 +91,12 @@ def test_mse(learner, rng):
         target = torch.randn(batch, generator=rng)
         outer = (pred - target) ** 2  # (B, B): every pred against every target
         got = learner.mse(pred, target)
-        expect_tensor(got, ((pred[:, 0] - target) ** 2).mean(), f"mse with B={batch}",
-                      wrong={OUTER_BROADCAST: (outer.mean(), outer)})
+        expect_tensor(
+            got,
+            ((pred[:, 0] - target) ** 2).mean(),
+            f"mse with B={batch}",
+            wrong={OUTER_BROADCAST: (outer.mean(), outer)},
+        )
     expect_loop_free(learner.source, "mse", PYTHON_LOOP)
 
 
@@ -92,9 +110,14 @@ def test_pairwise_sq_dists(learner, rng):
         want = ((a[:, None, :] - b[None, :, :]) ** 2).sum(-1)
         with explain(NO_NEW_AXIS, when=SHAPE_ERROR):
             got = learner.pairwise_sq_dists(a, b)
-        expect_tensor(got, want, f"pairwise_sq_dists of a ({rows_a}, {dim}), b ({rows_b}, {dim})",
-                      rtol=1e-4, atol=1e-4,
-                      wrong={NO_NEW_AXIS: lambda g: g.shape == (rows_a,)})
+        expect_tensor(
+            got,
+            want,
+            f"pairwise_sq_dists of a ({rows_a}, {dim}), b ({rows_b}, {dim})",
+            rtol=1e-4,
+            atol=1e-4,
+            wrong={NO_NEW_AXIS: lambda g: g.shape == (rows_a,)},
+        )
     expect_loop_free(learner.source, "pairwise_sq_dists", PYTHON_LOOP)
 
 
@@ -107,6 +130,12 @@ def test_batch_matvec(learner, rng):
         with explain(TRANSPOSED_MATVEC, when=SHAPE_ERROR):
             got = learner.batch_matvec(m, v)
         want = torch.stack([m @ v[b] for b in range(rows)])
-        expect_tensor(got, want, f"batch_matvec with B={rows}, D={dim}", rtol=1e-4, atol=1e-5,
-                      wrong={TRANSPOSED_MATVEC: lambda g: g.shape in {(dim, rows), (rows, dim)}})
+        expect_tensor(
+            got,
+            want,
+            f"batch_matvec with B={rows}, D={dim}",
+            rtol=1e-4,
+            atol=1e-5,
+            wrong={TRANSPOSED_MATVEC: lambda g: g.shape in {(dim, rows), (rows, dim)}},
+        )
     expect_loop_free(learner.source, "batch_matvec", PYTHON_LOOP)

@@ -84,8 +84,15 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     try:
         module = load_module(job["source"], filename)
     except SyntaxError as exc:
-        return {"load_error": {"kind": "syntax", "line": exc.lineno, "offset": exc.offset,
-                               "message": exc.msg, "text": (exc.text or "").rstrip()}}
+        return {
+            "load_error": {
+                "kind": "syntax",
+                "line": exc.lineno,
+                "offset": exc.offset,
+                "message": exc.msg,
+                "text": (exc.text or "").rstrip(),
+            }
+        }
     except BaseException as exc:  # anything at import time, SystemExit included
         return {"load_error": {"kind": "raised", **describe_exception(exc, filename)}}
     try:

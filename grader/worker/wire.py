@@ -90,7 +90,7 @@ def from_data(tree: Any) -> Any:
         return tree
     if len(tree) != 1:
         raise WireError("untagged mapping")
-    (tag, body), = tree.items()
+    ((tag, body),) = tree.items()
     if tag == "__tuple__":
         return tuple(from_data(v) for v in body)
     if tag == "__dict__":
@@ -125,7 +125,7 @@ def dumps(message: dict[str, Any]) -> bytes:
 def write_frame(fd: int, message: dict[str, Any]) -> None:
     view = memoryview(dumps(message))
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
 
 
 class FrameReader:

@@ -53,7 +53,7 @@ def _child(job: dict[str, Any], channel: int, out_w: int) -> None:
             frame = wire.dumps({"op": "reply", "nonce": job["nonce"], "too_large": len(frame)})
         view = memoryview(frame)
         while view:
-            view = view[os.write(channel, view):]
+            view = view[os.write(channel, view) :]
     finally:
         os._exit(0)  # also ends any thread the learner left running
 
@@ -89,10 +89,16 @@ def _run(job: dict[str, Any], channel: int) -> None:
     os.close(out_r)
     with contextlib.suppress(OSError):  # leftovers of the job (its group) do not outlive it
         os.killpg(pid, signal.SIGKILL)
-    wire.write_frame(channel, {
-        "op": "done", "nonce": job["nonce"], "status": _describe_status(status),
-        "output": kept.decode("utf-8", "replace"), "output_bytes": total,
-    })
+    wire.write_frame(
+        channel,
+        {
+            "op": "done",
+            "nonce": job["nonce"],
+            "status": _describe_status(status),
+            "output": kept.decode("utf-8", "replace"),
+            "output_bytes": total,
+        },
+    )
 
 
 def main() -> None:
