@@ -44,6 +44,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--file", type=Path, help="grade this file instead of exercises/exNN_*.py")
     parser.add_argument("--json", action="store_true", help="print only the result document")
     parser.add_argument("--seed", type=int, help="replay a run's random inputs")
+    parser.add_argument(
+        "--time-limit",
+        type=float,
+        metavar="SECONDS",
+        help="time limit per check (default %(default)s)",
+        default=Limits.check_seconds,
+    )
     return parser
 
 
@@ -119,7 +126,9 @@ def run(argv: list[str]) -> int:
             raise UsageError("--file needs an exercise: `grade ex05 --file PATH`")
         if not args.file.is_file():
             raise UsageError(f"cannot read {args.file}: no such file")
-    worker = Worker(Limits())
+    if args.time_limit <= 0:
+        raise UsageError("--time-limit must be positive")
+    worker = Worker(Limits(check_seconds=args.time_limit))
     worker.start()  # warms up while this process imports torch and pytest
     try:
         if kata is None:

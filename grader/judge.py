@@ -26,6 +26,18 @@ from .results import CheckResult, Result
 from .sandbox import JobOutcome, Limits, Worker
 from .worker import wire
 
+# pytest runs quietly (our reporters speak), with plain asserts so a check's message is its own
+PYTEST_ARGS = [
+    "-p",
+    "no:cacheprovider",
+    "-p",
+    "no:terminal",
+    "--assert=plain",
+    "--rootdir",
+    str(CHECKS_DIR),
+    "-c",
+    os.devnull,
+]
 PRINTED_SHOWN = 600  # characters of the learner's printed output shown with a failure
 
 
@@ -81,7 +93,7 @@ class Learner:
     def __init__(self, session: Session, seconds: float) -> None:
         self._session = session
         self._seconds = seconds
-        self._deadline = time.monotonic() + seconds
+        self._used = 0.0  # time the learner's code ran in this check (not worker start-up)
         self.printed = ""
 
     @property
@@ -125,14 +137,14 @@ class Learner:
         session = self._session
         if session.problem:
             raise kit.LearnerBroke(session.problem)
-        now = time.monotonic()
-        seconds = min(self._deadline, session.deadline) - now
-        if seconds <= 0:
+        run_left = session.deadline - time.monotonic()
+        if run_left <= 0:
             raise kit.LearnerBroke(
-                "no time left for this check: the grading run hit its "
-                f"limit of {session.limits.run_seconds:g} s"
+                f"not run: the whole grading run hit its limit of {session.limits.run_seconds:g} s"
             )
+        seconds = min(self._seconds - self._used, run_left)
         outcome = session.worker.run(session.source, session.filename, task, seconds)
+        self._used += outcome.elapsed
         self.printed += outcome.output
         return self._interpret(outcome, what, forbid)
 
@@ -255,16 +267,18 @@ def grade(
     path: Path,
     *,
     seed: int | None = None,
-    limits: Limits | None = None,
     worker: Worker | None = None,
 ) -> Result:
-    """Grade `path` as a submission for `kata` with the kata's hidden checks."""
-    limits = limits or Limits()
+    """Grade `path` as a submission for `kata` with the kata's hidden checks.
+
+    `worker` may be shared between runs (its limits apply); one is made if none is given.
+    """
     seed = secrets.randbelow(2**31) if seed is None else seed
     started = time.monotonic()
     source, problem = read_submission(path)
     own_worker = worker is None
-    worker = worker or Worker(limits)
+    worker = worker or Worker(Limits())
+    limits = worker.limits
     session = Session(
         kata=kata,
         source=source,
@@ -279,23 +293,7 @@ def grade(
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     torch.set_num_threads(1)  # the worker runs on one thread: same arithmetic, same results
     try:
-        pytest.main(
-            [
-                str(kata.checks_path),
-                "-p",
-                "no:cacheprovider",
-                "-p",
-                "no:terminal",
-                "--assert=plain",
-                "--rootdir",
-                str(CHECKS_DIR),
-                "-c",
-                os.devnull,
-                "-W",
-                "ignore::pytest.PytestAssertRewriteWarning",
-            ],
-            plugins=[plugin],
-        )
+        pytest.main([str(kata.checks_path), *PYTEST_ARGS], plugins=[plugin])
     finally:
         if own_worker:
             worker.close()

@@ -48,6 +48,7 @@ class JobOutcome:
     output: str = ""  # what learner code printed (the start of it)
     output_bytes: int = 0
     timed_out: bool = False
+    elapsed: float = 0.0  # seconds from sending the job to its end (start-up excluded)
     broken: str | None = None  # the worker spoke garbage or died
 
 
@@ -222,13 +223,15 @@ class Worker:
         nonce = secrets.token_hex(8)
         job = {"op": "job", "nonce": nonce, "source": source, "filename": filename, "task": task}
         outcome = JobOutcome()
-        deadline = time.monotonic() + seconds
+        sent = time.monotonic()
+        deadline = sent + seconds
         try:
             assert self._proc is not None and self._proc.stdin is not None
             self._proc.stdin.write(wire.dumps(job))
             self._proc.stdin.flush()
             while True:
                 message = self._next_message(deadline)
+                outcome.elapsed = time.monotonic() - sent
                 if message is None:
                     outcome.timed_out = True
                     self.close()

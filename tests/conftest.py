@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from grader import catalog
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -29,8 +31,17 @@ def run_grade(
     )
 
 
+def with_override(kata: str, code: str) -> str:
+    """The kata's reference with some definitions replaced: later definitions win in Python."""
+    reference = catalog.find(kata).solution_path.read_text()
+    return f"{reference}\n\n# --- variant ---\n{code}"
+
+
 class Graded(dict):
     """A parsed result document, with helpers for assertions."""
+
+    def by_name(self, prefix: str) -> dict[str, Any]:
+        return next(t for t in self["tests"] if t["name"].startswith(prefix))
 
     def failed_tags(self) -> set[str]:
         return {tag for t in self["tests"] if t["status"] == "failed" for tag in t["tags"]}
@@ -47,14 +58,20 @@ class Graded(dict):
 def grade_source(tmp_path: Path):
     """Grade `source` as a submission for `kata`; returns the parsed JSON document."""
 
-    def grade(kata: str, source: str | bytes, seed: int | None = None, **kw: Any) -> Graded:
+    def grade(
+        kata: str,
+        source: str | bytes,
+        *args: str,
+        seed: int | None = None,
+        env: dict[str, str] | None = None,
+    ) -> Graded:
         path = tmp_path / f"{kata}_submission.py"
         if isinstance(source, bytes):
             path.write_bytes(source)
         else:
             path.write_text(source)
         seed = random.randrange(2**31) if seed is None else seed
-        done = run_grade(kata, "--file", str(path), "--json", "--seed", str(seed), **kw)
+        done = run_grade(kata, "--file", str(path), "--json", "--seed", str(seed), *args, env=env)
         assert done.returncode in (0, 1), f"exit {done.returncode}: {done.stderr[-3000:]}"
         return Graded(json.loads(done.stdout))
 

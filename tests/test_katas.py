@@ -9,6 +9,8 @@ import pytest
 
 from grader import catalog
 
+from .conftest import with_override
+
 KATAS = [k for k in catalog.katas() if k.checks_path.exists()]  # DEV-ONLY
 
 
@@ -18,11 +20,6 @@ def _variants(kind: str) -> list[tuple[catalog.Kata, str, str]]:
         module = importlib.import_module(f"tests.variants.{kata.name}")
         cases += [(kata, name, code) for name, code in getattr(module, kind).items()]
     return cases
-
-
-def _with_override(kata: catalog.Kata, code: str) -> str:
-    """The reference with some definitions replaced: later definitions win in Python."""
-    return kata.solution_path.read_text() + "\n\n# --- variant ---\n" + code
 
 
 @pytest.mark.parametrize("kata", KATAS, ids=lambda k: k.id)
@@ -44,7 +41,7 @@ def test_untouched_stub_scores_zero(kata, grade_source):
     ids=lambda v: v if isinstance(v, str) and "/" in v else "",
 )
 def test_misconception_loses_points_with_its_diagnosis(kata, tag, code, grade_source):
-    result = grade_source(kata.id, _with_override(kata, code))
+    result = grade_source(kata.id, with_override(kata.id, code))
     assert result["score"] < result["max_score"], f"{tag} was not caught\n{result.report()}"
     assert tag in result.failed_tags(), f"{tag} not diagnosed\n{result.report()}"
 
@@ -55,5 +52,5 @@ def test_misconception_loses_points_with_its_diagnosis(kata, tag, code, grade_so
     ids=lambda v: v if isinstance(v, str) and "\n" not in v else "",
 )
 def test_other_correct_implementations_get_full_marks(kata, name, code, grade_source):
-    result = grade_source(kata.id, _with_override(kata, code))
+    result = grade_source(kata.id, with_override(kata.id, code))
     assert result["score"] == result["max_score"], f"{name}\n{result.report()}"

@@ -1,0 +1,99 @@
+"""The `grade` command's contract (GRADER.md): names, --file, --json, exit codes, hints."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from grader import catalog
+
+from .conftest import ROOT, run_grade
+
+KATA = catalog.find("ex02")
+REFERENCE = KATA.solution_path
+
+
+@pytest.mark.parametrize("name", ["ex02", "2", "ex2", "fix_broadcasting", "ex02_fix_broadcasting"])
+def test_every_spelling_of_a_kata_grades_it(name):
+    done = run_grade(name, "--file", str(REFERENCE), "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["extra_data"]["kata"] == KATA.name
+
+
+def test_json_is_one_gradescope_document_and_exit_0_on_full_marks():
+    done = run_grade("ex02", "--file", str(REFERENCE), "--json")
+    assert done.returncode == 0
+    doc = json.loads(done.stdout)  # the whole of stdout is one document
+    assert doc["score"] == doc["max_score"] == KATA.points
+    assert isinstance(doc["execution_time"], float)
+    assert doc["output"]
+    for test in doc["tests"]:
+        assert set(test) >= {"name", "score", "max_score", "status", "output", "tags"}
+        assert test["status"] == "passed"
+
+
+def test_not_full_marks_exits_1_and_reports_in_the_terminal(tmp_path):
+    stub = tmp_path / "mine.py"
+    stub.write_text(KATA.exercise_path.read_text())
+    done = run_grade("ex02", "--file", str(stub))
+    assert done.returncode == 1
+    assert "✗" in done.stdout and "0/10" in done.stdout
+    assert "keepdim=True" in done.stdout  # the diagnosis, in the learner's terms
+    assert "grade hint ex02" in done.stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["ex99"], ["nonsense"], ["ex02", "--file", "/no/such/file.py"], ["hint"], ["ex02", "extra"]],
+)
+def test_usage_errors_exit_2_with_one_line_on_stderr(args):
+    done = run_grade(*args)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+def test_same_seed_gives_the_same_result(tmp_path):
+    stub = tmp_path / "mine.py"
+    stub.write_text(KATA.exercise_path.read_text())
+    docs = [
+        json.loads(run_grade("ex02", "--file", str(stub), "--json", "--seed", "7").stdout)
+        for _ in range(2)
+    ]
+    for doc in docs:
+        doc.pop("execution_time")
+    assert docs[0] == docs[1]
+    assert docs[0]["extra_data"]["seed"] == 7
+
+
+def test_seed_is_random_per_run_and_printed():
+    seeds = {
+        json.loads(run_grade("ex02", "--file", str(REFERENCE), "--json").stdout)["extra_data"][
+            "seed"
+        ]
+        for _ in range(2)
+    }
+    assert len(seeds) == 2
+
+
+def test_hints_come_one_at_a_time_then_run_out(tmp_path):
+    env = {"KATAS_STATE": str(tmp_path / "state.json")}
+    shown = [run_grade("hint", "ex02", env=env).stdout for _ in range(len(KATA.hints) + 1)]
+    for level, (text, hint) in enumerate(zip(shown, KATA.hints, strict=False), start=1):
+        assert f"Hint {level}/{len(KATA.hints)}" in text and hint in text
+    assert "No more hints" in shown[-1]
+
+
+def test_list_shows_every_kata(tmp_path):
+    done = run_grade("list", env={"KATAS_STATE": str(tmp_path / "state.json")})
+    assert done.returncode == 0
+    for kata in catalog.katas():
+        assert kata.id in done.stdout and kata.title in done.stdout
+
+
+def test_grading_never_writes_into_exercises(tmp_path):
+    before = {p: p.stat().st_mtime_ns for p in (ROOT / "exercises").iterdir()}
+    run_grade("ex02", env={"KATAS_STATE": str(tmp_path / "state.json")})
+    after = {p: p.stat().st_mtime_ns for p in (ROOT / "exercises").iterdir()}
+    assert before == after
