@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import time
 import uuid
@@ -264,3 +265,37 @@ def test_unsandboxed_fallback_says_so(grade_source):
         env={"KATAS_SANDBOX": "none"},
     )
     assert "unsandboxed" in done.stdout
+
+
+def test_unbounded_recursion_costs_only_its_check(grade_source):
+    source = with_override(
+        "ex02",
+        """
+import sys
+sys.setrecursionlimit(10**7)
+
+def center_rows(x):
+    return center_rows(x)
+""",
+    )
+    result = grade_source("ex02", source)
+    assert result.by_name(CENTER)["status"] == "failed"
+    assert result["score"] == result["max_score"] - 2
+
+
+@sandboxed
+def test_worker_has_no_network(grade_source):
+    with socket.create_server(("127.0.0.1", 0)) as server:  # reachable from this process
+        port = server.getsockname()[1]
+        source = with_override(
+            "ex02",
+            f"""
+import socket
+
+def center_rows(x):
+    socket.create_connection(("127.0.0.1", {port}), timeout=2)
+    return x - x.mean(1, keepdim=True)
+""",
+        )
+        check = grade_source("ex02", source).by_name(CENTER)
+    assert check["status"] == "failed" and "center_rows() raised" in check["output"]

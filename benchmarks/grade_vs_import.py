@@ -1,0 +1,52 @@
+"""How much a grading run costs next to the `import torch` every run must pay anyway.
+
+Times whole processes, alternating the two commands so that machine noise hits
+both alike, and prints the median of each and their ratio. Target: <= 1.25.
+
+    .venv/bin/python benchmarks/grade_vs_import.py [--kata ex05] [--repeat 9]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from grader import catalog  # noqa: E402
+
+
+def wall_time(command: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kata", default="ex05")
+    parser.add_argument("--repeat", type=int, default=9)
+    args = parser.parse_args()
+    kata = catalog.find(args.kata)
+    grade = [sys.executable, "-m", "grader", kata.id, "--file", str(kata.solution_path), "--json"]
+    baseline = [sys.executable, "-c", "import torch"]
+    check = subprocess.run(grade, capture_output=True, text=True, cwd=ROOT)
+    if check.returncode != 0:
+        sys.exit(f"the reference does not pass: {check.stdout[-2000:]}{check.stderr[-2000:]}")
+    timings: dict[str, list[float]] = {"grade": [], "import": []}
+    for _ in range(args.repeat):
+        timings["grade"].append(wall_time(grade))
+        timings["import"].append(wall_time(baseline))
+    grade_s, import_s = (statistics.median(timings[k]) for k in ("grade", "import"))
+    print(f"grade {kata.id} (reference), median of {args.repeat}: {grade_s:.3f} s")
+    print(f"python -c 'import torch',   median of {args.repeat}: {import_s:.3f} s")
+    print(f"ratio: {grade_s / import_s:.3f}  (target <= 1.25)")
+
+
+if __name__ == "__main__":
+    main()
