@@ -150,7 +150,7 @@ class Learner:
 
     def _interpret(self, outcome: JobOutcome, what: str, forbid: kit.Forbidden | None) -> Any:
         if outcome.timed_out:
-            raise kit.LearnerBroke(
+            raise kit.LearnerTimedOut(
                 f"{what} did not finish within the {self._seconds:g} s limit: an infinite loop, "
                 "or far more work than needed?"
             )

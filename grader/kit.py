@@ -59,6 +59,10 @@ class LearnerBroke(Failure):
     """The learner's file could not be run at all, or its process died or hung."""
 
 
+class LearnerTimedOut(LearnerBroke):
+    """The learner's code did not finish within the check's time limit."""
+
+
 @dataclass(frozen=True)
 class Forbidden:
     """Library calls a kata asks the learner not to use, by the aten operators behind them."""
