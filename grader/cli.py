@@ -1,9 +1,12 @@
 """The `grade` command.
 
-    grade ex05 [--file PATH] [--json] [--seed N]   grade one kata
-    grade                                          grade every kata, then say what is next
+    grade ex05 [--file PATH] [--json] [--seed N]   grade one kata (also 5, ex5, manual_sgd)
+    grade                                          grade every kata: table, total, what is next
     grade list                                     the katas and their status
     grade hint ex05                                the next hint for a kata
+    grade watch [ex05]                             re-grade the current kata on every save
+    grade reset ex05 [--yes]                       restore the stub, keeping a backup
+    grade solution ex05 [--force]                  the reference, once the kata passes
 
 The worker is started before torch and pytest are imported here, so its own
 torch import overlaps ours: on two cores a grading run costs little more than
@@ -14,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import sys
 from collections.abc import Iterator
@@ -22,11 +24,12 @@ from pathlib import Path
 
 from . import catalog, progress
 from .catalog import Kata, UnknownKata
-from .reporters import Style, render, use_color, write_json
+from .reporters import console, overview, report, write_json
+from .results import Result
 from .sandbox import Limits, Worker
 
 EXIT_PASSED, EXIT_NOT_PASSED, EXIT_USAGE = 0, 1, 2
-COMMANDS = ("list", "hint")
+COMMANDS = ("list", "hint", "watch", "reset", "solution")
 
 
 class UsageError(Exception):
@@ -37,10 +40,10 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="grade",
         description="Grade PyTorch katas with hidden checks.",
-        epilog="Commands: `grade list`, `grade hint ex05`.",
+        epilog=f"Commands: {', '.join(COMMANDS)} (e.g. `grade hint ex05`).",
     )
     parser.add_argument("target", nargs="?", help="a kata (ex05, 5, manual_sgd) or a command")
-    parser.add_argument("argument", nargs="?", help="the kata for `hint`")
+    parser.add_argument("argument", nargs="?", help="the kata for hint, watch, reset, solution")
     parser.add_argument("--file", type=Path, help="grade this file instead of exercises/exNN_*.py")
     parser.add_argument("--json", action="store_true", help="print only the result document")
     parser.add_argument("--seed", type=int, help="replay a run's random inputs")
@@ -48,9 +51,11 @@ def _parser() -> argparse.ArgumentParser:
         "--time-limit",
         type=float,
         metavar="SECONDS",
-        help="time limit per check (default %(default)s)",
         default=Limits.check_seconds,
+        help="time limit per check (default %(default)s)",
     )
+    parser.add_argument("--yes", action="store_true", help="reset without asking")
+    parser.add_argument("--force", action="store_true", help="show a solution before passing")
     return parser
 
 
@@ -68,68 +73,131 @@ def _stdout_to_stderr() -> Iterator[None]:
         os.close(saved)
 
 
-def _grade_one(kata: Kata, path: Path, args: argparse.Namespace, worker: Worker) -> int:
+def grade_file(kata: Kata, path: Path, worker: Worker, seed: int | None = None) -> Result:
+    """Grade one file; a grade of the learner's own exercise file is remembered."""
     from .judge import grade
 
-    with _stdout_to_stderr() if args.json else contextlib.nullcontext():
-        result = grade(kata, path, seed=args.seed, worker=worker)
-    if args.json:
-        write_json(result)
-    else:
-        print(render(result, kata, Style(use_color(sys.stdout))))
+    result = grade(kata, path, seed=seed, worker=worker)
     if path == kata.exercise_path:
         progress.record(kata, result)
+    return result
+
+
+def _grade_one(kata: Kata, path: Path, args: argparse.Namespace, worker: Worker) -> int:
+    with _stdout_to_stderr() if args.json else contextlib.nullcontext():
+        result = grade_file(kata, path, worker, args.seed)
+    if args.json:
+        write_json(result.to_gradescope())
+    else:
+        console().print(report(result, kata))
     return EXIT_PASSED if result.passed else EXIT_NOT_PASSED
 
 
 def _grade_all(args: argparse.Namespace, worker: Worker) -> int:
-    from .judge import grade
+    from rich.progress import Progress
 
-    style = Style(use_color(sys.stdout))
+    katas = catalog.katas()
     results = []
-    with _stdout_to_stderr() if args.json else contextlib.nullcontext():
-        for kata in catalog.katas():
-            if not args.json:
-                print(style.dim(f"grading {kata.id} ..."), end="\r", flush=True)
-            result = grade(kata, kata.exercise_path, seed=args.seed, worker=worker)
-            progress.record(kata, result)
-            results.append((kata, result))
+    quiet = _stdout_to_stderr() if args.json else contextlib.nullcontext()
+    with quiet, Progress(console=console(sys.stderr), transient=True) as bar:
+        task = bar.add_task("grading", total=len(katas))
+        for kata in katas:
+            bar.update(task, description=f"grading {kata.id}")
+            results.append(grade_file(kata, kata.exercise_path, worker, args.seed))
+            bar.advance(task)
     if args.json:
-        print(json.dumps([r.to_gradescope() for _, r in results], indent=1))
+        write_json([r.to_gradescope() for r in results])
     else:
-        print(progress.table(results, style))
-    return EXIT_PASSED if all(r.passed for _, r in results) else EXIT_NOT_PASSED
+        console().print(overview(progress.overview_rows(), progress.first_unpassed()))
+    return EXIT_PASSED if all(r.passed for r in results) else EXIT_NOT_PASSED
 
 
-def _kata(query: str | None) -> Kata:
+def _kata(query: str | None, command: str) -> Kata:
     if not query:
-        raise UsageError("name an exercise, e.g. `grade hint ex05`")
+        raise UsageError(f"name an exercise, e.g. `grade {command} ex05`")
     try:
         return catalog.find(query)
     except UnknownKata as exc:
         raise UsageError(str(exc)) from None
 
 
+def _start_worker(args: argparse.Namespace) -> Worker:
+    if args.time_limit <= 0:
+        raise UsageError("--time-limit must be positive")
+    worker = Worker(Limits(check_seconds=args.time_limit))
+    worker.start()  # warms up while this process imports torch and pytest
+    return worker
+
+
+def _reset(kata: Kata, args: argparse.Namespace) -> int:
+    if not args.yes:
+        print(
+            f"Replace {kata.exercise_path} with the original stub? "
+            "Your file is backed up first. [y/N] ",
+            end="",
+            flush=True,
+        )
+        answer = sys.stdin.readline().strip().lower()
+        if answer not in ("y", "yes"):
+            print("Nothing changed.")
+            return EXIT_NOT_PASSED
+    try:
+        backup = progress.reset(kata)
+    except progress.NoStub as exc:
+        raise UsageError(str(exc)) from None
+    kept = f"; your file is kept in {backup}" if backup else ""
+    print(f"{kata.exercise_path.name} is the original stub again{kept}")
+    return EXIT_PASSED
+
+
+def _solution(kata: Kata, args: argparse.Namespace) -> int:
+    if args.force:
+        print(f"(--force: the reference for {kata.id}, before you passed it)", file=sys.stderr)
+    else:
+        worker = _start_worker(args)
+        try:
+            result = grade_file(kata, kata.exercise_path, worker)
+        finally:
+            worker.close()
+        if not result.passed:
+            print(
+                f"{kata.id} does not pass yet ({result.score:g}/{result.max_score:g}): the "
+                f"reference is shown once it does. `grade hint {kata.id}` helps; "
+                "`--force` shows it anyway."
+            )
+            return EXIT_NOT_PASSED
+    print(kata.solution_path.read_text(encoding="utf-8"), end="")
+    return EXIT_PASSED
+
+
 def run(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
-    if args.target == "list":
-        print(progress.listing(Style(use_color(sys.stdout))))
-        return EXIT_PASSED
-    if args.target == "hint":
-        print(progress.next_hint(_kata(args.argument)))
-        return EXIT_PASSED
-    if args.argument is not None:
+    command = args.target if args.target in COMMANDS else None
+    if command is None and args.argument is not None:
         raise UsageError(f"unexpected argument {args.argument!r}")
-    kata = _kata(args.target) if args.target else None
+    if command == "list":
+        rows = progress.overview_rows()
+        console().print(overview(rows, progress.first_unpassed(), concepts=True))
+        return EXIT_PASSED
+    if command == "hint":
+        print(progress.next_hint(_kata(args.argument, command)))
+        return EXIT_PASSED
+    if command == "reset":
+        return _reset(_kata(args.argument, command), args)
+    if command == "solution":
+        return _solution(_kata(args.argument, command), args)
+    if command == "watch":
+        from .watch import watch
+
+        start = _kata(args.argument, command) if args.argument else progress.first_unpassed()
+        return watch(start, _start_worker(args))
+    kata = _kata(args.target, "") if args.target else None
     if args.file is not None:
         if kata is None:
             raise UsageError("--file needs an exercise: `grade ex05 --file PATH`")
         if not args.file.is_file():
             raise UsageError(f"cannot read {args.file}: no such file")
-    if args.time_limit <= 0:
-        raise UsageError("--time-limit must be positive")
-    worker = Worker(Limits(check_seconds=args.time_limit))
-    worker.start()  # warms up while this process imports torch and pytest
+    worker = _start_worker(args)
     try:
         if kata is None:
             return _grade_all(args, worker)

@@ -22,7 +22,7 @@ import torch
 
 from . import kit
 from .catalog import CHECKS_DIR, Kata
-from .results import CheckResult, Result
+from .results import CheckResult, Result, fingerprint
 from .sandbox import JobOutcome, Limits, Worker
 from .worker import wire
 
@@ -309,4 +309,5 @@ def grade(
         checks=session.results,
         execution_time=time.monotonic() - started,
         problem=problem,
+        fingerprint=fingerprint(source),
     )

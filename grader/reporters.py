@@ -1,70 +1,89 @@
-"""How a Result is shown: a terminal report for people, a JSON document for machines."""
+"""How results are shown: rich text for people, a JSON document for machines.
+
+rich writes colour only to a terminal and honours NO_COLOR, so the same code
+gives plain text in a pipe, a CI log or a file.
+"""
 
 from __future__ import annotations
 
 import json
-import os
 import sys
 from typing import TextIO
+
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
 
 from .catalog import Kata
 from .results import Result
 
-
-def use_color(stream: TextIO) -> bool:
-    return stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+STATUS_STYLE = {"passed": "green", "in progress": "yellow", "not started": "dim"}
 
 
-class Style:
-    def __init__(self, color: bool) -> None:
-        self.color = color
-
-    def _wrap(self, code: str, text: str) -> str:
-        return f"\033[{code}m{text}\033[0m" if self.color else text
-
-    def good(self, text: str) -> str:
-        return self._wrap("32", text)
-
-    def bad(self, text: str) -> str:
-        return self._wrap("31", text)
-
-    def dim(self, text: str) -> str:
-        return self._wrap("2", text)
-
-    def bold(self, text: str) -> str:
-        return self._wrap("1", text)
+def console(stream: TextIO | None = None) -> Console:
+    return Console(file=stream or sys.stdout, highlight=False, soft_wrap=True)
 
 
-def _indent(text: str, prefix: str) -> str:
-    return "\n".join(prefix + line for line in text.splitlines())
-
-
-def render(result: Result, kata: Kata, style: Style) -> str:
-    """The report a learner reads after `grade exNN`."""
+def report(result: Result, kata: Kata) -> Group:
+    """The report a learner reads after `grade exNN`: every check, what went wrong, the total."""
     lines = [
-        f"{style.bold(kata.id)} {kata.title}  "
-        + style.dim(f"({result.file}, seed {result.seed}, sandbox: {result.sandbox})"),
+        Text.assemble(
+            (f"{kata.id} ", "bold"),
+            kata.title,
+            (f"  ({result.file}, seed {result.seed}, sandbox: {result.sandbox})", "dim"),
+        )
     ]
     if result.problem:
-        lines.append(style.bad(_indent(result.problem, "  ")))
+        lines.append(Text(f"  {result.problem}", style="red"))
     width = max(len(c.name) for c in result.checks)
     for check in result.checks:
-        mark = style.good("✓") if check.passed else style.bad("✗")
+        mark = ("✓", "green") if check.passed else ("✗", "red")
         points = f"{check.score:g}/{check.max_score:g}"
-        lines.append(f"  {mark} {check.name.ljust(width)}  {points:>5}")
+        lines.append(Text.assemble("  ", mark, f" {check.name.ljust(width)}  {points:>5}"))
         if not check.passed and check.output and check.output != result.problem:
-            lines.append(_indent(check.output, "      "))
+            for line in check.output.splitlines():
+                lines.append(Text(f"      {line}"))
     total = f"{result.score:g}/{result.max_score:g}"
     if result.passed:
-        lines.append(style.good(f"  All checks pass: {total} points. On to the next kata!"))
+        lines.append(Text(f"  All checks pass: {total} points.", style="bold green"))
     else:
         lines.append(
-            f"  Score {style.bold(total)}. Stuck? `grade hint {kata.id}` gives a hint; "
-            f"replay these inputs with `--seed {result.seed}`."
+            Text.assemble(
+                "  Score ",
+                (total, "bold"),
+                f". Stuck? `grade hint {kata.id}` gives a hint; replay these inputs with "
+                f"`--seed {result.seed}`.",
+            )
         )
-    return "\n".join(lines)
+    return Group(*lines)
 
 
-def write_json(result: Result, stream: TextIO = sys.stdout) -> None:
-    stream.write(json.dumps(result.to_gradescope(), indent=1) + "\n")
+def overview(
+    rows: list[tuple[Kata, str, float, float]], next_kata: Kata | None, concepts: bool = False
+) -> Group:
+    """The table of `grade` and `grade list`: (kata, status, score, max_score) per row."""
+    table = Table(box=None, pad_edge=False, show_header=True, header_style="bold")
+    columns = ("kata", "title", "status", "points") + (("concepts",) if concepts else ())
+    for column in columns:
+        table.add_column(column, justify="right" if column == "points" else "left")
+    for kata, status, score, max_score in rows:
+        points = f"{score:g}/{max_score:g}" if status != "not started" else f"-/{max_score:g}"
+        cells = [kata.id, kata.title, Text(status, style=STATUS_STYLE[status]), points]
+        if concepts:
+            cells.append(Text(", ".join(kata.concepts), style="dim"))
+        table.add_row(*cells)
+    score = sum(r[2] for r in rows)
+    total = sum(r[3] for r in rows)
+    done = sum(r[1] == "passed" for r in rows)
+    footer = Text(f"\n{done}/{len(rows)} katas passed, {score:g}/{total:g} points. ")
+    footer.append(
+        f"Next: `grade {next_kata.id}` ({next_kata.title})" if next_kata else "Every kata passes!",
+        style="bold",
+    )
+    return Group(table, footer)
+
+
+def write_json(document: object, stream: TextIO | None = None) -> None:
+    stream = stream or sys.stdout
+    stream.write(json.dumps(document, indent=1) + "\n")
     stream.flush()

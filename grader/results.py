@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
+
+
+def fingerprint(text: str) -> str:
+    """Identifies the exact text that was graded."""
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 @dataclass
@@ -28,6 +34,7 @@ class Result:
     checks: list[CheckResult] = field(default_factory=list)
     execution_time: float = 0.0
     problem: str = ""  # why the file could not be graded at all, if so
+    fingerprint: str = ""  # of the text that was graded
 
     @property
     def score(self) -> float:

@@ -78,7 +78,7 @@ def test_seed_is_random_per_run_and_printed():
 
 
 def test_hints_come_one_at_a_time_then_run_out(tmp_path):
-    env = {"KATAS_STATE": str(tmp_path / "state.json")}
+    env = {"KATAS_STATE_DIR": str(tmp_path)}
     shown = [run_grade("hint", "ex02", env=env).stdout for _ in range(len(KATA.hints) + 1)]
     for level, (text, hint) in enumerate(zip(shown, KATA.hints, strict=False), start=1):
         assert f"Hint {level}/{len(KATA.hints)}" in text and hint in text
@@ -86,7 +86,7 @@ def test_hints_come_one_at_a_time_then_run_out(tmp_path):
 
 
 def test_list_shows_every_kata(tmp_path):
-    done = run_grade("list", env={"KATAS_STATE": str(tmp_path / "state.json")})
+    done = run_grade("list", env={"KATAS_STATE_DIR": str(tmp_path)})
     assert done.returncode == 0
     for kata in catalog.katas():
         assert kata.id in done.stdout and kata.title in done.stdout
@@ -94,6 +94,6 @@ def test_list_shows_every_kata(tmp_path):
 
 def test_grading_never_writes_into_exercises(tmp_path):
     before = {p: p.stat().st_mtime_ns for p in (ROOT / "exercises").iterdir()}
-    run_grade("ex02", env={"KATAS_STATE": str(tmp_path / "state.json")})
+    run_grade("ex02", env={"KATAS_STATE_DIR": str(tmp_path)})
     after = {p: p.stat().st_mtime_ns for p in (ROOT / "exercises").iterdir()}
     assert before == after

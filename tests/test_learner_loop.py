@@ -1,0 +1,139 @@
+"""The learner's loop, driven as a learner would in a temporary copy of the repository:
+reset, solution, progress, and watch mode in a pseudo-terminal."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pexpect
+import pytest
+
+from grader import catalog
+
+from .conftest import ROOT
+
+KATA = catalog.find("ex02")
+NEXT = catalog.find("ex03")
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A copy of the project with its own git history, as a learner's clone would be."""
+    copy = tmp_path / "katas"
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
+    for part in ("exercises", "solutions", "grader"):
+        shutil.copytree(ROOT / part, copy / part, ignore=ignore)
+    git = ["git", "-C", str(copy), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git[:3], "init", "-q"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "katas"], check=True)
+    return copy
+
+
+def grade(repo: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    """`python -m grader` run from the copy, so the copy's files are the ones in use."""
+    return subprocess.run(
+        [sys.executable, "-m", "grader", *args],
+        cwd=repo,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env={**os.environ, "PYTHONPATH": str(repo), "NO_COLOR": "1"},
+    )
+
+
+def exercise(repo: Path, kata: catalog.Kata = KATA) -> Path:
+    return repo / "exercises" / kata.exercise_path.name
+
+
+def reference(kata: catalog.Kata = KATA) -> str:
+    return kata.solution_path.read_text()
+
+
+def test_reset_restores_the_stub_and_keeps_a_backup(repo):
+    mine = "# my attempt, an hour of work\n" + reference()
+    exercise(repo).write_text(mine)
+    assert grade(repo, "reset", "ex02", stdin="n\n").returncode == 1
+    assert exercise(repo).read_text() == mine  # declined: nothing changed
+    done = grade(repo, "reset", "ex02", "--yes")
+    assert done.returncode == 0, done.stderr
+    assert exercise(repo).read_text() == KATA.exercise_path.read_text()
+    backups = list((repo / ".grade" / "backups").glob("ex02_fix_broadcasting.*.py"))
+    assert [b.read_text() for b in backups] == [mine]
+
+
+def test_solution_is_shown_only_once_the_kata_passes(repo):
+    refused = grade(repo, "solution", "ex02")
+    assert refused.returncode == 1 and "does not pass yet" in refused.stdout
+    assert "keepdim=True" not in refused.stdout
+    forced = grade(repo, "solution", "ex02", "--force")
+    assert forced.stdout == reference()
+    exercise(repo).write_text(reference())
+    shown = grade(repo, "solution", "ex02")
+    assert shown.returncode == 0 and shown.stdout == reference()
+
+
+def status_row(listing: str, kata_id: str) -> str:
+    return next(line for line in listing.splitlines() if line.startswith(kata_id))
+
+
+def test_progress_comes_from_grading_and_survives_a_lost_or_forged_state_file(repo):
+    state_file = repo / ".grade" / "state.json"
+    exercise(repo).write_text(reference())
+    assert grade(repo, "ex02").returncode == 0
+    assert "passed" in status_row(grade(repo, "list").stdout, "ex02")
+    state_file.unlink()
+    assert "not started" in status_row(grade(repo, "list").stdout, "ex02")
+    assert grade(repo, "ex02").returncode == 0  # graded again, status again
+    exercise(repo).write_text(KATA.exercise_path.read_text())
+    state = json.loads(state_file.read_text())
+    state["katas"]["ex02"].update(score=10.0, max_score=10.0)  # forged: claims a pass
+    state_file.write_text(json.dumps(state))
+    doc = json.loads(grade(repo, "ex02", "--json").stdout)
+    assert doc["score"] == 0
+
+
+def test_all_katas_table_names_the_next_kata(repo):
+    exercise(repo, catalog.find("ex01")).write_text(reference(catalog.find("ex01")))
+    done = grade(repo)
+    assert done.returncode == 1
+    assert "Next: `grade ex02`" in done.stdout
+    assert "1/" in done.stdout and "katas passed" in done.stdout
+
+
+def test_watch_regrades_on_save_survives_a_syntax_error_and_moves_on(repo):
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "grader", "watch", "ex02"],
+        cwd=str(repo),
+        env={**os.environ, "PYTHONPATH": str(repo), "NO_COLOR": "1"},
+        encoding="utf-8",
+        timeout=120,
+        dimensions=(50, 200),
+    )
+    try:
+        child.expect("Score 0/10")
+        exercise(repo).write_text("def center_rows(x:\n")
+        saved = time.monotonic()
+        child.expect("watching")
+        assert time.monotonic() - saved < 1.0, "no re-grade within a second of the save"
+        child.expect("syntax error on line 1")
+        exercise(repo).write_text(reference())
+        child.expect("ex02 passes!")
+        child.send("h")
+        child.expect("Hint 1/")
+        child.send("n")
+        child.expect(f"watching .*{NEXT.exercise_path.name}")
+        child.expect("Score")
+        child.send("q")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0
