@@ -7,6 +7,7 @@ gives plain text in a pipe, a CI log or a file.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import TextIO
 
@@ -21,7 +22,14 @@ STATUS_STYLE = {"passed": "green", "in progress": "yellow", "not started": "dim"
 
 
 def console(stream: TextIO | None = None) -> Console:
-    return Console(file=stream or sys.stdout, highlight=False, soft_wrap=True)
+    """rich styles only a terminal; NO_COLOR turns off bold and dim too, not just colours."""
+    plain = "NO_COLOR" in os.environ
+    return Console(
+        file=stream or sys.stdout,
+        highlight=False,
+        soft_wrap=True,
+        color_system=None if plain else "auto",
+    )
 
 
 def report(result: Result, kata: Kata) -> Group:
