@@ -243,3 +243,12 @@ def expect_loop_free(source: str, function: str, misconception: Misconception) -
             for inner in ast.walk(node):
                 if isinstance(inner, loops):
                     fail(f"{function} uses a Python loop on line {inner.lineno}", misconception)
+
+
+@contextmanager
+def context(what: str) -> Iterator[None]:
+    """Put the call and its inputs before a failure inside, e.g. "Affine(7, 4) on x (8, 7): ..."."""
+    try:
+        yield
+    except Failure as exc:
+        raise Failure(f"{what}: {exc.message}", exc.tags) from None

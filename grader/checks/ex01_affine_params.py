@@ -1,15 +1,13 @@
 """Hidden checks for ex01_affine_params: the counts, Affine against nn.Linear, count_parameters."""
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import torch
 
 from grader.kit import (
-    Failure,
     Misconception,
     close,
+    context,
     distinct_sizes,
     expect_number,
     expect_tensor,
@@ -62,15 +60,6 @@ LEADING_DIMS = Misconception(
 
 # torch's messages when a matmul meets the wrong shapes
 MATMUL_SHAPES = r"cannot be multiplied|size mismatch|must match the size|shapes cannot"
-
-
-@contextmanager
-def _context(what: str) -> Iterator[None]:
-    """Say which call a failure in the learner's code came from."""
-    try:
-        yield
-    except Failure as exc:
-        raise Failure(f"{what}: {exc.message}", exc.tags) from None
 
 
 def _seed(rng: torch.Generator) -> int:
@@ -208,7 +197,7 @@ def test_affine_registers_parameters(learner, rng):
     """Affine registers weight (out, in) and bias (out,) as nn.Parameters, like nn.Linear"""
     in_features, out_features = distinct_sizes(rng, 2)  # different, so a transpose shows
     call = f"Affine({in_features}, {out_features})"
-    with _context(call):
+    with context(call):
         seen = learner.scenario("affine_structure", in_features, out_features, True)
     _expect_structure(seen, in_features, out_features, True)
 
@@ -229,7 +218,7 @@ def test_affine_forward(learner, rng):
         call = f"Affine({fan_in}, {fan_out}) on x of shape {fmt_shape(shape)}"
         # 2-D inputs come first: an error only with other leading dims is about those dims
         misconception, when = (TRANSPOSED, MATMUL_SHAPES) if x.dim() == 2 else (LEADING_DIMS, "")
-        with _context(call), explain(misconception, when=when):
+        with context(call), explain(misconception, when=when):
             seen = learner.scenario("affine_forward", fan_in, fan_out, True, seed, x)
         _expect_loaded(seen, fan_in, fan_out, True)
         linear = seeded_linear(fan_in, fan_out, True, seed)
@@ -254,7 +243,7 @@ def test_affine_without_bias(learner, rng):
     in_features, out_features = distinct_sizes(rng, 2)
     seed, x = _seed(rng), torch.randn(size(rng), in_features, generator=rng)
     call = f"Affine({in_features}, {out_features}, bias=False) on x of shape {fmt_shape(x.shape)}"
-    with _context(call), explain(TRANSPOSED, when=MATMUL_SHAPES):
+    with context(call), explain(TRANSPOSED, when=MATMUL_SHAPES):
         seen = learner.scenario("affine_forward", in_features, out_features, False, seed, x)
     _expect_loaded(seen, in_features, out_features, False)
     weight = seeded_linear(in_features, out_features, False, seed).weight.detach()
@@ -276,7 +265,7 @@ def test_affine_gradients(learner, rng):
     x = torch.randn(batch, in_features, generator=rng, requires_grad=True)
     upstream = torch.randn(batch, out_features, generator=rng)
     call = f"Affine({in_features}, {out_features}) on x of shape {fmt_shape(x.shape)}"
-    with _context(f"{call}, then backward"), explain(TRANSPOSED, when=MATMUL_SHAPES):
+    with context(f"{call}, then backward"), explain(TRANSPOSED, when=MATMUL_SHAPES):
         seen = learner.scenario("affine_grads", in_features, out_features, seed, x, upstream)
     _expect_loaded(seen, in_features, out_features, True)
 
@@ -330,7 +319,7 @@ def _count(learner, kind: str, sizes: list[int], trainable_only: bool | None, wr
     want = sum(p.numel() for p in params if p.requires_grad or not trainable_only)
     option = "" if trainable_only is None else f", trainable_only={trainable_only}"
     call = f"count_parameters(model{option}) for {_model(kind, sizes)}"
-    with _context(call):
+    with context(call):
         got = learner.scenario("count", kind, sizes, trainable_only)
     counted_tensors = len([p for p in params if p.requires_grad or not trainable_only])
     expect_number(got, want, call, kind=int, wrong={COUNTED_TENSORS: counted_tensors, **wrong})
