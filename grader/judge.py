@@ -90,9 +90,10 @@ def _load_error_message(error: dict[str, Any]) -> str:
 class Learner:
     """The learner's module, as seen from a check: every call runs in the worker."""
 
-    def __init__(self, session: Session, seconds: float) -> None:
+    def __init__(self, session: Session, seconds: float, imports: tuple[str, ...] = ()) -> None:
         self._session = session
         self._seconds = seconds
+        self._imports = imports
         self._used = 0.0  # time the learner's code ran in this check (not worker start-up)
         self.printed = ""
 
@@ -143,7 +144,7 @@ class Learner:
                 f"not run: the whole grading run hit its limit of {session.limits.run_seconds:g} s"
             )
         seconds = min(self._seconds - self._used, run_left)
-        outcome = session.worker.run(session.source, session.filename, task, seconds)
+        outcome = session.worker.run(session.source, session.filename, task, seconds, self._imports)
         self._used += outcome.elapsed
         self.printed += outcome.output
         return self._interpret(outcome, what, forbid)
@@ -219,7 +220,9 @@ class JudgePlugin:
     def learner(self, request: pytest.FixtureRequest) -> Learner:
         marker = request.node.get_closest_marker("seconds")
         seconds = float(marker.args[0]) if marker else self.session.limits.check_seconds
-        proxy = Learner(self.session, seconds)
+        # a check file's WORKER_IMPORTS are imported once in the worker, not in every child
+        imports = tuple(getattr(request.module, "WORKER_IMPORTS", ()))
+        proxy = Learner(self.session, seconds, imports)
         request.node.stash[_LEARNER] = proxy
         return proxy
 

@@ -210,8 +210,20 @@ class Worker:
             self._ready = message.get("op") == "ready"
         return None
 
-    def run(self, source: str, filename: str, task: dict[str, Any], seconds: float) -> JobOutcome:
-        """Run one task on the learner's source in a fresh child, within `seconds`."""
+    def run(
+        self,
+        source: str,
+        filename: str,
+        task: dict[str, Any],
+        seconds: float,
+        imports: tuple[str, ...] = (),
+    ) -> JobOutcome:
+        """Run one task on the learner's source in a fresh child, within `seconds`.
+
+        `imports` are modules the worker imports once, before forking, so that no child pays
+        for them (torch.optim's first step imports torch._dynamo: seconds). The clock starts
+        when the child is forked.
+        """
         start_deadline = time.monotonic() + self.limits.startup_seconds
         try:
             problem = self._await_ready(start_deadline)
@@ -221,27 +233,40 @@ class Worker:
             self.close()
             return JobOutcome(broken=problem)
         nonce = secrets.token_hex(8)
-        job = {"op": "job", "nonce": nonce, "source": source, "filename": filename, "task": task}
+        job = {
+            "op": "job",
+            "nonce": nonce,
+            "source": source,
+            "filename": filename,
+            "task": task,
+            "imports": list(imports),
+        }
         outcome = JobOutcome()
-        sent = time.monotonic()
-        deadline = sent + seconds
+        forked: float | None = None
+        deadline = start_deadline
         try:
             assert self._proc is not None and self._proc.stdin is not None
             self._proc.stdin.write(wire.dumps(job))
             self._proc.stdin.flush()
             while True:
                 message = self._next_message(deadline)
-                outcome.elapsed = time.monotonic() - sent
+                if forked is not None:
+                    outcome.elapsed = time.monotonic() - forked
                 if message is None:
-                    outcome.timed_out = True
                     self.close()
+                    if forked is None:
+                        outcome.broken = "the worker did not start the job in time"
+                    else:
+                        outcome.timed_out = True
                     return outcome
                 if message.get("nonce") != nonce:
                     continue  # stale or forged: not an answer to this job
                 op = message.get("op")
-                if op == "started" and self.mode != "bubblewrap":
-                    # inside bubblewrap the pid is the namespace's own: never signal it from here
-                    self._child_pid = int(message["pid"])
+                if op == "started" and forked is None:
+                    forked = time.monotonic()
+                    deadline = forked + seconds
+                    if self.mode != "bubblewrap":  # in bubblewrap the pid is the namespace's own
+                        self._child_pid = int(message["pid"])
                 elif op == "reply" and outcome.reply is None:
                     outcome.reply = message
                 elif op == "done":

@@ -14,6 +14,7 @@ once the child has gone.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import resource
 import select
@@ -67,6 +68,9 @@ def _describe_status(status: int) -> str:
 
 
 def _run(job: dict[str, Any], channel: int) -> None:
+    for name in job.get("imports", []):
+        if name.startswith("torch"):  # imported once here, so no child pays for it
+            importlib.import_module(name)
     out_r, out_w = os.pipe()
     pid = os.fork()
     if pid == 0:
