@@ -1,0 +1,168 @@
+"""Hidden checks for ex17_devices: choosing a device, and moving nested batches to it.
+
+No GPU is needed: the worker pretends cuda / mps are available, and the "meta"
+device (shapes without data) stands in for a second device.
+"""
+
+from typing import Any
+
+import torch
+
+from grader.kit import Misconception, expect, fail, points, size, type_name
+from grader.worker.scenarios.ex17_devices import describe
+
+STRING_DEVICE = Misconception(
+    "ex17/string-device",
+    "Return a torch.device, e.g. torch.device('cuda'), not the string 'cuda': a device object "
+    "compares with tensor.device, and torch.device('cuda') == 'cuda' is False.",
+)
+WRONG_PREFERENCE = Misconception(
+    "ex17/wrong-preference",
+    "Prefer cuda when torch.cuda.is_available(), else mps when "
+    "torch.backends.mps.is_available(), else fall back to cpu: ask in that order.",
+)
+NOT_RECURSIVE = Misconception(
+    "ex17/not-recursive",
+    "Containers nest: a dict can hold a list that holds a tuple of tensors. Call move_to on "
+    "every element of a container (recursion), so tensors at any depth move.",
+)
+TUPLE_TO_LIST = Misconception(
+    "ex17/tuple-to-list",
+    "A tuple came back as a list. Rebuild each container as its own kind: "
+    "tuple(move_to(v, device) for v in obj) for a tuple, or type(obj)(...) for both.",
+)
+
+
+def _batch(rng: torch.Generator) -> dict[str, Any]:
+    """A nested batch like a data loader's: tensors at several depths, and other values."""
+    b, d = size(rng), size(rng)
+
+    def t(*shape: int) -> torch.Tensor:
+        return torch.randn(*shape, generator=rng)
+
+    return {
+        "x": t(b, d),
+        "y": torch.randint(0, 5, (b,), generator=rng),
+        "meta": {"ids": torch.arange(b), "name": f"batch-{b}", "lengths": [b, d, None]},
+        "pair": (t(d), [t(d, 2), (t(2), "tag")]),
+        "step": size(rng),
+    }
+
+
+def _mismatch(got: Any, want: Any, path: str = "result") -> str | None:
+    """Where describe()d structures first differ, in words; None when they agree."""
+    if got == want:
+        return None
+    if got[0] != want[0]:
+        return f"{path} should be a {want[0]}, got {got[0]}"
+    if want[0] == "tensor":
+        return f"{path} should be a tensor on {want[1]}, got one on {got[1]}"
+    if want[0] == "value":
+        return f"{path} should be left as {want[2]}, got {got[2]}"
+    if len(got[1]) != len(want[1]):
+        return f"{path} should have {len(want[1])} entries, got {len(got[1])}"
+    for index, (g, w) in enumerate(zip(got[1], want[1], strict=True)):
+        key, g, w = (w[0], g[1], w[1]) if want[0] == "dict" else (str(index), g, w)
+        found = _mismatch(g, w, f"{path}[{key}]")
+        if found:
+            return found
+    return f"{path} differs"
+
+
+def _expect_structure(got: Any, want: Any, what: str) -> None:
+    problem = _mismatch(got, want)
+    if problem is None:
+        return
+    diagnosis = None
+    if problem.endswith("should be a tuple, got list"):
+        diagnosis = TUPLE_TO_LIST
+    elif problem.endswith("should be a tensor on meta, got one on cpu"):
+        diagnosis = NOT_RECURSIVE
+    fail(f"{what}: {problem}", diagnosis)
+
+
+@points(2)
+def test_pick_device_returns_a_device(learner):
+    """pick_device returns a torch.device, cpu when no GPU is there"""
+    (got,) = learner.scenario("picks", [(False, False)])
+    if isinstance(got, str):
+        fail(f"pick_device() returned the string {got!r}", STRING_DEVICE)
+    expect(
+        type(got) is torch.device,
+        f"pick_device() should return a torch.device, got {type_name(got)}",
+    )
+    expect(
+        got == torch.device("cpu"),
+        f"with no GPU, pick_device() should give cpu, got {got}",
+        WRONG_PREFERENCE,
+    )
+
+
+@points(2)
+def test_pick_device_prefers_cuda_then_mps(learner):
+    """pick_device prefers cuda, then mps, then cpu"""
+    cases = [(True, True), (True, False), (False, True), (False, False)]
+    answers = learner.scenario("picks", cases)
+    for (cuda, mps), got in zip(cases, answers, strict=True):
+        want = torch.device("cuda" if cuda else "mps" if mps else "cpu")
+        where = (
+            f"with cuda {'available' if cuda else 'absent'}, mps {'available' if mps else 'absent'}"
+        )
+        if isinstance(got, str):
+            fail(f"pick_device() {where} returned the string {got!r}", STRING_DEVICE)
+        expect(
+            got == want, f"pick_device() {where} should give {want}, got {got}", WRONG_PREFERENCE
+        )
+
+
+@points(3)
+def test_move_to_moves_every_tensor(learner, rng):
+    """move_to moves every tensor of a nested batch, at any depth"""
+    batch = _batch(rng)
+    want = describe(_move(batch, "meta"))
+    for device in ("meta", torch.device("meta")):
+        got = learner.scenario("moved", batch, device)
+        _expect_structure(got, want, f"move_to(batch, {device!r})")
+
+
+@points(2)
+def test_move_to_keeps_containers_and_values(learner, rng):
+    """move_to keeps tuples, lists, dicts and plain values as they are"""
+    batch = _batch(rng)
+    got = learner.move_to(batch, "cpu")
+    _expect_structure(describe(got), describe(batch), "move_to(batch, 'cpu')")
+    for (name, value), (_, moved) in zip(_leaves(batch), _leaves(got), strict=True):
+        expect(
+            type(value) is not torch.Tensor or torch.equal(value, moved),
+            f"move_to(batch, 'cpu') changed the values of {name}",
+        )
+
+
+@points(1)
+def test_move_to_on_a_lone_tensor_or_value(learner, rng):
+    """move_to works on a bare tensor and leaves a bare value alone"""
+    tensor = torch.randn(size(rng), generator=rng)
+    got = learner.scenario("moved", tensor, "meta")
+    _expect_structure(got, describe(tensor.to("meta")), "move_to(tensor, 'meta')")
+    for value in (size(rng), "text", None):
+        got = learner.scenario("moved", value, "meta")
+        _expect_structure(got, describe(value), f"move_to({value!r}, 'meta')")
+
+
+def _move(obj: Any, device: str) -> Any:
+    """The judge's own move, to know what to expect."""
+    if type(obj) is torch.Tensor:
+        return obj.to(device)
+    if type(obj) is dict:
+        return {k: _move(v, device) for k, v in obj.items()}
+    if type(obj) in (list, tuple):
+        return type(obj)(_move(v, device) for v in obj)
+    return obj
+
+
+def _leaves(obj: Any, path: str = "batch") -> list[tuple[str, Any]]:
+    if type(obj) is dict:
+        return [leaf for k, v in obj.items() for leaf in _leaves(v, f"{path}[{k!r}]")]
+    if type(obj) in (list, tuple):
+        return [leaf for i, v in enumerate(obj) for leaf in _leaves(v, f"{path}[{i}]")]
+    return [(path, obj)]
