@@ -92,6 +92,12 @@ EPS_OUTSIDE_SQRT = Misconception(
     "eps goes inside the square root: (x - mean) / sqrt(var + eps). It keeps the division safe "
     "when a column's variance is 0, and BatchNorm defines it that way.",
 )
+DETACHED_BATCH_STATS = Misconception(
+    "ex11/detached-batch-stats",
+    "In training mode the output depends on x through the batch mean and variance too, and "
+    "BatchNorm backpropagates through them. Compute mean and var from x with autograd on; only "
+    "the update of the running statistics belongs under torch.no_grad().",
+)
 STATS_TRACK_GRAD = Misconception(
     "ex11/stats-track-grad",
     "The batch mean and variance carry autograd history (they are computed from x), so running "
@@ -392,6 +398,7 @@ def test_standardize_train(learner, rng):
                 "and variance too)",
                 rtol=1e-3,
                 atol=1e-4,
+                wrong={DETACHED_BATCH_STATS: upstream / (var + eps).sqrt()},
             )
             expect_tensor(
                 _stat(step, "running_mean", where),

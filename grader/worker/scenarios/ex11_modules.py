@@ -43,13 +43,12 @@ def _plain_holders(mlp: nn.Module) -> dict[str, list[nn.Module]]:
     holders = {}
     for prefix, owner in mlp.named_modules():
         for name, value in vars(owner).items():
-            if name in MODULE_INTERNALS:
+            if name in MODULE_INTERNALS or type(value) not in (list, tuple, dict):
                 continue
-            items = list(value.values()) if type(value) is dict else value
-            if type(value) in (list, tuple, dict):
-                held = [item for item in items if isinstance(item, nn.Module)]
-                if held:
-                    holders[f"{prefix}.{name}" if prefix else name] = held
+            items = value.values() if type(value) is dict else value
+            held = [item for item in items if isinstance(item, nn.Module)]
+            if held:
+                holders[f"{prefix}.{name}" if prefix else name] = held
     return holders
 
 
