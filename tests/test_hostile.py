@@ -32,13 +32,39 @@ def wrong_center(prelude: str = "") -> str:
 
 def test_patched_allclose_with_a_wrong_answer_does_not_pass(grade_source):
     source = wrong_center(
-        "import torch\ntorch.allclose = lambda *a, **k: True\n"
+        "import torch, numpy, json\ntorch.allclose = lambda *a, **k: True\n"
         "torch.equal = lambda *a, **k: True\n"
         "torch.Tensor.allclose = lambda *a, **k: True\n"
+        "torch.testing.assert_close = lambda *a, **k: None\n"
+        "numpy.testing.assert_allclose = lambda *a, **k: None\n"
     )
     result = grade_source("ex02", source)
     assert result.by_name(CENTER)["status"] == "failed"
     assert result["score"] == result["max_score"] - 2
+
+
+def test_patching_the_workers_json_forges_nothing(grade_source):
+    source = wrong_center("import json\njson.dumps = lambda *a, **k: '{\"value\": 1}'\n")
+    result = grade_source("ex02", source)  # every reply is now garbage: nothing passes
+    assert result["score"] == 0
+
+
+def test_walking_the_stack_finds_no_expected_values(grade_source):
+    source = with_override(
+        "ex02",
+        """
+import sys, torch
+
+def center_rows(x):
+    frame, found = sys._getframe(1), []
+    while frame is not None:
+        found += [v for v in frame.f_locals.values() if type(v) is torch.Tensor and v is not x]
+        frame = frame.f_back
+    return found[0] if found else x * 0
+""",
+    )
+    result = grade_source("ex02", source)
+    assert result.by_name(CENTER)["status"] == "failed"
 
 
 def test_lying_tensor_subclass_is_refused(grade_source):
