@@ -253,14 +253,19 @@ def test_cross_entropy_leading_dims(learner, rng):
             )
 
 
-def _unflattened(logits, targets, reduction):
+def _unflattened(logits, targets, reduction, ignore_index=-100):
     """What skipping the flattening gives where it runs at all: "none" losses left (N,), or
     the 2-D lookup gather(1, targets[:, None]) run on (B, T, V) log-probabilities."""
-    log_probs = logits.log_softmax(-1)
-    return (
-        lambda g: g.shape == (targets.numel(),),
-        lambda g: close(g, _reduced(-log_probs.gather(1, targets[:, None]).squeeze(1), reduction)),
-    )
+    keep = targets != ignore_index
+
+    def lookup_2d(got) -> bool:
+        picked = logits.log_softmax(-1).gather(1, targets.where(keep, 0)[:, None]).squeeze(1)
+        losses = -picked * keep
+        if reduction == "mean":  # over the positions kept
+            return close(got, losses.sum() / keep.sum())
+        return close(got, _reduced(losses, reduction))
+
+    return (lambda g: g.shape == (targets.numel(),), lookup_2d)
 
 
 def _padded_batch(rng, ignore_index):
@@ -296,7 +301,7 @@ def _ignore_mistakes(logits, targets, reduction, ignore_index, want):
     wrong = {
         **_common_mistakes(want, want_sum, reduction),
         IGNORED_NOT_MASKED: kept_anyway,
-        LEADING_DIMS: _unflattened(logits, targets, reduction),
+        LEADING_DIMS: _unflattened(logits, targets, reduction, ignore_index),
         SOFTMAX_WRONG_DIM: _torch_nll(logits.log_softmax(1), targets, reduction, ignore_index),
     }
     if reduction == "mean":
@@ -396,4 +401,5 @@ def test_cross_entropy_large_logits(learner, rng):
         atol=1e-2,
         wrong={LOG_OF_SOFTMAX: _not_finite, MISSING_MINUS: -want.detach()},
     )
-    _expect_gradient(observed, want_grad, what, atol=1e-5, wrong={LOG_OF_SOFTMAX: _not_finite})
+    # log-probabilities near 1e4 carry float32 rounding of ~1e-3, and so do the gradients
+    _expect_gradient(observed, want_grad, what, atol=1e-3, wrong={LOG_OF_SOFTMAX: _not_finite})
