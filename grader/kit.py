@@ -167,8 +167,9 @@ def expect_tensor(
     if want_d.is_floating_point():
         bad = ~torch.isfinite(got_d) & torch.isfinite(want_d)
         if bad.any():
+            count = int(bad.sum())
             _fail_diagnosed(
-                f"{what} has {int(bad.sum())} non-finite values (nan or inf) "
+                f"{what} has {count} non-finite value{'s' if count > 1 else ''} (nan or inf) "
                 "where finite ones were expected",
                 got,
                 wrong,
