@@ -22,7 +22,7 @@ import signal
 import sys
 from typing import Any
 
-from . import wire
+from . import runner, wire
 
 OUTPUT_KEPT = 16 * 1024  # bytes of the learner's printed output kept per job
 
@@ -44,9 +44,7 @@ def _child(job: dict[str, Any], channel: int, out_w: int) -> None:
     os.close(out_w)
     sys.stdout = open(1, "w", closefd=False, buffering=1)  # noqa: SIM115
     sys.stderr = open(2, "w", closefd=False, buffering=1)  # noqa: SIM115
-    from .runner import run_job
-
-    reply = run_job(job)
+    reply = runner.run_job(job)
     reply.update(op="reply", nonce=job["nonce"])
     try:
         frame = wire.dumps(reply)
@@ -116,6 +114,8 @@ def main() -> None:
     torch.set_num_threads(1)  # one core per check, and fork-safe: no thread pool yet
     import torch.nn.functional  # noqa: F401  warm the modules learners import
     import torch.optim  # noqa: F401
+
+    from . import guards  # noqa: F401  imported once here, not in every child
 
     wire.write_frame(channel, {"op": "ready", "pid": os.getpid()})
     while (job := wire.read_frame_blocking(commands)) is not None:
