@@ -253,3 +253,20 @@ def context(what: str) -> Iterator[None]:
         yield
     except Failure as exc:
         raise Failure(f"{what}: {exc.message}", exc.tags) from None
+
+
+def observed(seen: Any, kind: type, *keys: str) -> Any:
+    """A scenario's report of the expected kind (and keys); anything else means the submission
+    tampered with the worker, and fails plainly instead of crashing the check."""
+    if type(seen) is not kind or (keys and not all(k in seen for k in keys)):
+        fail(f"the grader's scenario came back as {type_name(seen)}: do not patch the grader")
+    return seen
+
+
+def case_value(outcome: Any, what: str) -> Any:
+    """One case of a many-case scenario (scenarios.common.outcome): its value, or the learner's
+    exception in it raised as a failure of `what`."""
+    outcome = observed(outcome, dict)
+    if "raised" in outcome:
+        raise LearnerRaised(what, observed(outcome["raised"], dict))
+    return observed(outcome, dict, "value")["value"]

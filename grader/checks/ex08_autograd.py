@@ -15,7 +15,7 @@ from grader.kit import (
     expect,
     expect_number,
     explain,
-    fail,
+    observed,
     points,
     seconds,
     type_name,
@@ -83,13 +83,6 @@ def _graph_point(rng: torch.Generator) -> tuple[float, float]:
             return round(a, 3), round(b, 3)
 
 
-def _observed(seen: Any, *keys: str) -> dict[str, Any]:
-    """A scenario's report; anything else means the submission tampered with the grader."""
-    if type(seen) is not dict or not all(k in seen for k in keys):
-        fail(f"the grader's scenario came back as {type_name(seen)}: do not patch the grader")
-    return seen
-
-
 def _describe(value: Any) -> str:
     if type(value) in (tuple, list):
         return f"a {type(value).__name__} of {len(value)} items"
@@ -103,9 +96,9 @@ def test_derivative(learner, rng):
     xs = {name: round(_uniform(rng, -2, 2), 3) for name in FUNCTIONS}
     with explain(NO_REQUIRES_GRAD, when="does not require grad"):
         seen = learner.scenario("derivatives", xs)
-    seen = _observed(seen, "values", "backward_passes")
-    values = _observed(seen["values"], *FUNCTIONS)
-    passes = _observed(seen["backward_passes"], *FUNCTIONS)
+    seen = observed(seen, dict, "values", "backward_passes")
+    values = observed(seen["values"], dict, *FUNCTIONS)
+    passes = observed(seen["backward_passes"], dict, *FUNCTIONS)
     for name, (formula, exact) in FUNCTIONS.items():
         what = f"derivative(f, {xs[name]}) with f(x) = {formula}"
         expect(passes[name] > 0, f"{what} never ran a backward pass", NO_AUTOGRAD)
@@ -118,7 +111,7 @@ def test_graph_grads(learner, rng):
     for a, b in [(2.0, 3.0), _graph_point(rng), _graph_point(rng)]:
         what = f"graph_grads({a}, {b})"
         seen = learner.scenario("watched_call", "graph_grads", a, b)
-        seen = _observed(seen, "value", "backward_passes")
+        seen = observed(seen, dict, "value", "backward_passes")
         expect(
             seen["backward_passes"] == 0,
             f"{what} ran autograd's backward pass: the point of this function is to apply "
@@ -156,7 +149,7 @@ def test_intermediate_grad(learner, rng):
             explain(NO_REQUIRES_GRAD, when="does not require grad"),
         ):
             seen = learner.scenario("watched_call", "intermediate_grad", a, b)
-        seen = _observed(seen, "value", "backward_passes")
+        seen = observed(seen, dict, "value", "backward_passes")
         expect(seen["value"] is not None, f"{what} returned None", NO_RETAIN_GRAD)
         expect(seen["backward_passes"] > 0, f"{what} never ran a backward pass", NO_AUTOGRAD)
         expect_number(seen["value"], 2 * (a * b + a), f"{what} (dL/dc)", rel=FLOAT32_REL)
@@ -177,7 +170,7 @@ def test_grad_norm(learner, rng):
         )
         with explain(NONE_GRAD, when="NoneType"):
             seen = learner.scenario("grad_norm_of", seed)
-        seen = _observed(seen, "value", "grads_after")
+        seen = observed(seen, dict, "value", "grads_after")
         sum_of_norms = sum(float(g.norm()) for g in present)
         expect_number(
             seen["value"],

@@ -12,12 +12,14 @@ from torch.utils.data import DataLoader
 from grader.kit import (
     LearnerRaised,
     Misconception,
+    case_value,
     distinct_sizes,
     expect,
     expect_number,
     expect_tensor,
     fail,
     fmt_shape,
+    observed,
     points,
     size,
     type_name,
@@ -53,21 +55,6 @@ GLOBAL_SEED = Misconception(
 )
 
 
-def _observed(seen: Any, kind: type, *keys: str) -> Any:
-    """A scenario's report; anything else means the submission tampered with the grader."""
-    if type(seen) is not kind or (keys and not all(k in seen for k in keys)):
-        fail(f"the grader's scenario came back as {type_name(seen)}: do not patch the grader")
-    return seen
-
-
-def _value(outcome: Any, what: str) -> Any:
-    """The value of one case's outcome, or the learner's exception in it, raised for `what`."""
-    outcome = _observed(outcome, dict)
-    if "raised" in outcome:
-        raise LearnerRaised(what, _observed(outcome["raised"], dict))
-    return _observed(outcome, dict, "value")["value"]
-
-
 # ---- TensorPairDataset ----
 
 
@@ -84,12 +71,12 @@ def _describe(data: Any) -> str:
 def _expect_items(report: Any, features: torch.Tensor, labels: torch.Tensor, what: str) -> None:
     rows = len(labels)
     dataset = f"TensorPairDataset(X, y) with {what}"
-    if "raised" in _observed(report, dict):
-        _value(report, dataset)
-    length = _value(report.get("len"), f"len() of {dataset}")
+    if "raised" in observed(report, dict):
+        case_value(report, dataset)
+    length = case_value(report.get("len"), f"len() of {dataset}")
     expect_number(length, rows, f"len() of {dataset}", kind=int)
-    items = _value(report.get("items"), f"indexing {dataset}")
-    for i, item in enumerate(_observed(items, list)):
+    items = case_value(report.get("items"), f"indexing {dataset}")
+    for i, item in enumerate(observed(items, list)):
         at = f"item {i} of {dataset}"
         expect(
             type(item) in (tuple, list) and len(item) == 2,
@@ -124,7 +111,7 @@ def test_dataset_items(learner, rng):
     ]
     numpy_case = (int(torch.randint(2**31, (), generator=rng)), size(rng, 3, 9), size(rng, 2, 6))
     reports = learner.scenario("dataset_items", cases, numpy_case)
-    reports = _observed(reports, list)
+    reports = observed(reports, list)
     expect(len(reports) == len(cases) + 1, "the grader's scenario lost a case")
     numpy_x, numpy_y = build_numpy_pair(*numpy_case)
     for report, (X, y) in zip(reports, [*cases, (numpy_x, numpy_y)], strict=True):
@@ -146,18 +133,18 @@ def test_dataset_length_mismatch(learner, rng):
     for n_x, n_y in [(rows + extra, rows), (rows, rows + extra)]:
         X = torch.randn(n_x, cols, generator=rng).tolist()
         cases.append((X, torch.randint(0, 10, (n_y,), generator=rng).tolist()))
-    reports = _observed(learner.scenario("dataset_items", cases), list)
+    reports = observed(learner.scenario("dataset_items", cases), list)
     expect(len(reports) == len(cases), "the grader's scenario lost a case")
     for report, (X, y) in zip(reports, cases, strict=True):
         what = f"TensorPairDataset(X, y) with {len(X)} rows in X and {len(y)} labels in y"
-        raised = _observed(report, dict).get("raised")
+        raised = observed(report, dict).get("raised")
         if raised is None:
             fail(
                 f"{what} should raise ValueError, but it was created: the mismatch would only "
                 "show later, as an IndexError deep inside a DataLoader, or never (zip stops at "
                 "the shorter). Compare the lengths in __init__."
             )
-        error = LearnerRaised(what, _observed(raised, dict))
+        error = LearnerRaised(what, observed(raised, dict))
         if error.error_type == "NotImplementedError":
             raise error
         expect(
@@ -181,11 +168,11 @@ def test_steps_per_epoch(learner, rng):
             (full * batch_size, batch_size, drop_last),  # no short batch
             (size(rng, 1, batch_size - 1), batch_size, drop_last),  # fewer examples than a batch
         ]
-    outcomes = _observed(learner.scenario("steps_table", cases), list)
+    outcomes = observed(learner.scenario("steps_table", cases), list)
     expect(len(outcomes) == len(cases), "the grader's scenario lost a case")
     for outcome, (n, batch_size, drop_last) in zip(outcomes, cases, strict=True):
         what = f"steps_per_epoch({n}, {batch_size}, drop_last={drop_last})"
-        got = _value(outcome, what)
+        got = case_value(outcome, what)
         want = len(DataLoader(range(n), batch_size=batch_size, drop_last=drop_last))
         expect_number(
             got,
@@ -201,12 +188,12 @@ def test_steps_per_epoch(learner, rng):
 
 def _run_loaders(learner, n: int, batch_size: int, configs: list, global_seed: int) -> dict:
     seen = learner.scenario("loader_run", n, batch_size, configs, global_seed)
-    seen = _observed(seen, dict, "types", "are_dataloaders", "batches", "states", "next_draw")
+    seen = observed(seen, dict, "types", "are_dataloaders", "batches", "states", "next_draw")
     for key in ("types", "are_dataloaders", "batches"):
-        expect(len(_observed(seen[key], list)) == len(configs), "the grader's scenario lost a case")
-    states = _observed(seen["states"], dict, "start", "created", "iterated")
+        expect(len(observed(seen[key], list)) == len(configs), "the grader's scenario lost a case")
+    states = observed(seen["states"], dict, "start", "created", "iterated")
     for state in [*states.values(), seen["next_draw"]]:
-        _observed(state, torch.Tensor)
+        observed(state, torch.Tensor)
     for kind, is_loader in zip(seen["types"], seen["are_dataloaders"], strict=True):
         expect(
             is_loader is True,
@@ -223,7 +210,7 @@ def _order(batches: Any, n: int, batch_size: int, what: str) -> torch.Tensor:
     """The item order of one epoch, after checking it is batches of the right sizes covering
     every item once. The dataset's item i is the int i, so a batch is an int64 tensor of items."""
     sizes = [batch_size] * (n // batch_size) + [n % batch_size]  # n % batch_size > 0 here
-    batches = _observed(batches, list)
+    batches = observed(batches, list)
     expect(
         len(batches) == len(sizes),
         f"one epoch of {what} should give {len(sizes)} batches ({n} items in batches of "

@@ -14,12 +14,14 @@ import torch
 from grader.kit import (
     LearnerRaised,
     Misconception,
+    case_value,
     diagnose,
     distinct_sizes,
     expect,
     expect_tensor,
     fail,
     fmt_shape,
+    observed,
     points,
     size,
     type_name,
@@ -48,25 +50,10 @@ SAMPLES_PER_ROW = 20_000
 SIGMAS = 6  # per token: a correct sampler lands outside with probability ~2e-9
 
 
-def _observed(seen: Any, kind: type, *keys: str) -> Any:
-    """A scenario's report; anything else means the submission tampered with the grader."""
-    if type(seen) is not kind or (keys and not all(k in seen for k in keys)):
-        fail(f"the grader's scenario came back as {type_name(seen)}: do not patch the grader")
-    return seen
-
-
 def _reports(seen: Any, count: int) -> list:
-    reports = _observed(seen, list)
+    reports = observed(seen, list)
     expect(len(reports) == count, "the grader's scenario lost a case")
     return reports
-
-
-def _value(outcome: Any, what: str) -> Any:
-    """The value of one case's outcome, or the learner's exception in it, raised for `what`."""
-    outcome = _observed(outcome, dict)
-    if "raised" in outcome:
-        raise LearnerRaised(what, _observed(outcome["raised"], dict))
-    return _observed(outcome, dict, "value")["value"]
 
 
 def _top_k(logits: torch.Tensor, k: int) -> torch.Tensor:
@@ -116,7 +103,7 @@ def _check_filters(learner, cases: list[tuple[torch.Tensor, int]], ties: bool) -
         # keeping k + 1 by index runs off the end of a row when k == V
         off_the_end = re.compile(r"out of (range|bounds)") if k == width else None
         try:
-            got = _value(report, what)
+            got = case_value(report, what)
         except LearnerRaised as exc:
             if off_the_end and off_the_end.search(exc.error_message):
                 fail(exc.message, K_OFF_BY_ONE)
@@ -127,7 +114,7 @@ def _check_filters(learner, cases: list[tuple[torch.Tensor, int]], ties: bool) -
             _expect_kept(got, want, k, what, wrong)
         expect_tensor(got, want, what, wrong=wrong)
         expect(
-            _observed(report.get("unchanged"), bool),
+            observed(report.get("unchanged"), bool),
             f"{what} changed the logits passed in: the caller may still need them. Build a new "
             "tensor (masked_fill, torch.where) instead of writing into logits",
         )
@@ -223,7 +210,7 @@ def test_temperature_zero_is_argmax(learner, rng):
     for report, case in zip(reports, cases, strict=True):
         what = _call(case)
         try:
-            got = _value(report, what)
+            got = case_value(report, what)
         except LearnerRaised as exc:
             if re.search(r"inf|nan|division", exc.error_message):
                 fail(
@@ -247,7 +234,7 @@ def test_same_seed_same_samples(learner, rng):
     cases = [_draw(logits, temperature, top_k, s) for s in (seed, seed, other)]
     reports = _reports(learner.scenario("draws", cases), len(cases))
     tokens = [
-        _expect_tokens(_value(report, _call(case)), rows, width, _call(case))
+        _expect_tokens(case_value(report, _call(case)), rows, width, _call(case))
         for report, case in zip(reports, cases, strict=True)
     ]
     expect(
@@ -345,7 +332,7 @@ def test_sample_frequencies(learner, rng):
         logits, temperature, top_k = case["logits"], case["temperature"], case["top_k"]
         rows, width = logits.shape
         what = _call(case)
-        got = _expect_tokens(_value(report, what), SAMPLES_PER_ROW * rows, width, what)
+        got = _expect_tokens(case_value(report, what), SAMPLES_PER_ROW * rows, width, what)
         per_row = got.view(SAMPLES_PER_ROW, rows).T  # (R, n): row i of the tiling is row i % R
         counts = torch.stack([row.bincount(minlength=width) for row in per_row]).double()
         problem = _row_misfit(counts, _probabilities(logits, temperature, top_k))

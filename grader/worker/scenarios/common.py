@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import types
+from collections.abc import Callable
 from typing import Any
 
 import torch
 
-from ..runner import need
+from ..runner import describe_exception, need
 
 
 def value_and_grad(module: types.ModuleType, name: str, *args: Any, **kwargs: Any) -> dict:
@@ -20,3 +21,13 @@ def value_and_grad(module: types.ModuleType, name: str, *args: Any, **kwargs: An
         grads = [a.grad if type(a) is torch.Tensor else None for a in args]
     value = result.detach() if type(result) is torch.Tensor else result
     return {"value": value, "grads": grads}
+
+
+def outcome(module: types.ModuleType, run: Callable[[], Any]) -> dict[str, Any]:
+    """{"value": what run() returned} or {"raised": the learner's exception, described}, so one
+    scenario call can carry many cases and the judge still names the case that raised
+    (kit.case_value)."""
+    try:
+        return {"value": run()}
+    except Exception as exc:
+        return {"raised": describe_exception(exc, module.__file__ or "")}

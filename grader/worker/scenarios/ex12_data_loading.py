@@ -14,7 +14,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from ..runner import describe_exception, need
+from ..runner import need
+from .common import outcome
 
 
 def build_numpy_pair(seed: int, rows: int, cols: int) -> tuple[np.ndarray, np.ndarray]:
@@ -25,23 +26,15 @@ def build_numpy_pair(seed: int, rows: int, cols: int) -> tuple[np.ndarray, np.nd
     return features, labels
 
 
-def _outcome(module: types.ModuleType, run: Callable[[], Any]) -> dict[str, Any]:
-    """{"value": what run() returned} or {"raised": the learner's exception, described}."""
-    try:
-        return {"value": run()}
-    except Exception as exc:
-        return {"raised": describe_exception(exc, module.__file__ or "")}
-
-
 def _dataset_report(module: types.ModuleType, build: Callable[[], Any], rows: int) -> dict:
     """Build the dataset, then its len and items 0..rows-1, each outcome on its own."""
-    built = _outcome(module, build)
+    built = outcome(module, build)
     if "raised" in built:
         return built
     dataset = built["value"]
     return {
-        "len": _outcome(module, lambda: len(dataset)),
-        "items": _outcome(module, lambda: [dataset[i] for i in range(rows)]),
+        "len": outcome(module, lambda: len(dataset)),
+        "items": outcome(module, lambda: [dataset[i] for i in range(rows)]),
     }
 
 
@@ -63,7 +56,7 @@ def steps_table(
 ) -> list[dict[str, Any]]:
     """steps_per_epoch(n, batch_size, drop_last) for each case."""
     steps = need(module, "steps_per_epoch")
-    return [_outcome(module, lambda case=case: steps(*case)) for case in cases]
+    return [outcome(module, lambda case=case: steps(*case)) for case in cases]
 
 
 class IndexDataset(Dataset):

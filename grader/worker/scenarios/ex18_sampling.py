@@ -7,20 +7,12 @@ its exception as data); the judge works out every expected value and decides."""
 from __future__ import annotations
 
 import types
-from collections.abc import Callable
 from typing import Any
 
 import torch
 
-from ..runner import describe_exception, need
-
-
-def _outcome(module: types.ModuleType, run: Callable[[], Any]) -> dict[str, Any]:
-    """{"value": what run() returned} or {"raised": the learner's exception, described}."""
-    try:
-        return {"value": run()}
-    except Exception as exc:
-        return {"raised": describe_exception(exc, module.__file__ or "")}
+from ..runner import need
+from .common import outcome
 
 
 def filters(module: types.ModuleType, cases: list[tuple[torch.Tensor, int]]) -> list[dict]:
@@ -30,7 +22,7 @@ def filters(module: types.ModuleType, cases: list[tuple[torch.Tensor, int]]) -> 
     reports = []
     for logits, k in cases:
         original = logits.clone()
-        report = _outcome(module, lambda logits=logits, k=k: top_k_filter(logits, k))
+        report = outcome(module, lambda logits=logits, k=k: top_k_filter(logits, k))
         report["unchanged"] = torch.equal(logits, original)
         reports.append(report)
     return reports
@@ -50,4 +42,4 @@ def draws(module: types.ModuleType, cases: list[dict[str, Any]]) -> list[dict]:
             logits, temperature=case["temperature"], top_k=case["top_k"], generator=generator
         )
 
-    return [_outcome(module, lambda case=case: draw(case)) for case in cases]
+    return [outcome(module, lambda case=case: draw(case)) for case in cases]
