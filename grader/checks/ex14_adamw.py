@@ -1,0 +1,507 @@
+"""Hidden checks for ex14_adamw: the learner's AdamW against torch.optim.AdamW's arithmetic.
+
+The worker steps the learner's optimizer on seed-built params and gradients (or a tiny model)
+and reports every step's values; the judge replays torch.optim.AdamW's single-tensor update
+(amsgrad=False) op for op on the same seed-built objects, in float32, and compares. (Running
+torch.optim.AdamW itself here would cost seconds: its first step imports torch._dynamo.)
+A wrong trajectory is diagnosed by replaying the usual mistakes too and seeing which one it
+matches; state shared between params shows as: wrong together, right when each param has an
+optimizer of its own.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from grader.kit import (
+    Forbidden,
+    Misconception,
+    close,
+    distinct_sizes,
+    expect,
+    expect_tensor,
+    explain,
+    fail,
+    fmt_shape,
+    points,
+    size,
+    type_name,
+)
+from grader.worker.scenarios.ex14_adamw import build_model, build_problem
+
+NO_BIAS_CORRECTION = Misconception(
+    "ex14/no-bias-correction",
+    "The moments are not bias-corrected. m and v start at zero, so in the first steps they are "
+    "far smaller than the gradients they average (after step 1, m = (1 - b1) * g). Divide them "
+    "by (1 - b1 ** t) and (1 - b2 ** t), t being the param's step count, before the update.",
+)
+L2_NOT_DECOUPLED = Misconception(
+    "ex14/l2-not-decoupled",
+    "Weight decay was added to the gradient (g + wd * p): that is Adam with an L2 penalty, not "
+    "AdamW. The decay then passes through m and v and is divided by sqrt(v_hat), so it barely "
+    "touches params with large gradients. AdamW decouples it: shrink the param itself, "
+    "p *= 1 - lr * wd, and feed the plain gradient to m and v.",
+)
+EPS_INSIDE_SQRT = Misconception(
+    "ex14/eps-inside-sqrt",
+    "eps is inside the square root: sqrt(v_hat + eps). AdamW adds it after the root, "
+    "sqrt(v_hat) + eps, with v_hat the bias-corrected v. With a large eps or small gradients "
+    "the two differ a lot.",
+)
+STEP_OFF_BY_ONE = Misconception(
+    "ex14/step-off-by-one",
+    "The step count t in the bias corrections is off by one. Start each param's count at 0 "
+    "and increase it BEFORE using it, so that the first update uses t = 1: 1 - b1 ** 1 = 1 - b1. "
+    "With t = 0 the corrections divide by zero; with t = 2 they are too weak.",
+)
+SHARED_STATE = Misconception(
+    "ex14/shared-state",
+    "State leaks between params: each param must have its own moments m, v and its own step "
+    "count in self.state[p], created the first time p has a gradient. A count kept on the "
+    "optimizer or on a group (increased for every param, or on every step() even for params "
+    "that got no gradient) or moments shared by several params give wrong updates, although "
+    "your AdamW is right for a single param.",
+)
+NONE_GRAD = Misconception(
+    "ex14/none-grad",
+    "A param whose .grad is None got no gradient this step (unused in the loss, or frozen): "
+    "skip it entirely, before anything else, as torch.optim.AdamW does: no update, no weight "
+    "decay, no step count.",
+)
+CLOSURE_NO_GRAD = Misconception(
+    "ex14/closure-no-grad",
+    "step() runs under torch.no_grad(), and so did closure(): its forward pass built no graph "
+    "and its backward() failed. Call the closure inside `with torch.enable_grad():`.",
+)
+FORBIDDEN_CALL = Misconception(
+    "ex14/forbidden-call",
+    "The point of this kata is to write the update yourself: torch.optim.Adam / AdamW, "
+    "their functional forms and fused kernels are off limits (subclassing them too). Subclass "
+    "torch.optim.Optimizer and do the arithmetic on each param.",
+)
+
+# torch.optim imports torch._dynamo on first use (seconds): the worker does it once, before forking
+WORKER_IMPORTS = ("torch._dynamo",)
+# Direct calls of the fused kernels; the scenarios see every other way into torch's Adam.
+FORBIDDEN = Forbidden(
+    ops=("_fused_adam_", "_fused_adamw_"), names="torch's fused Adam/AdamW (torch._fused_adamw_)"
+)
+STEPS = 50
+DEFAULTS = {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 1e-2}
+PARAM_NAMES = ("0.weight", "0.bias", "2.weight", "2.bias")  # of build_model's Sequential
+
+
+@dataclass(frozen=True)
+class Flaw:
+    """A way to get AdamW wrong; Flaw() is torch.optim.AdamW itself."""
+
+    bias_correct_m: bool = True
+    bias_correct_v: bool = True
+    decoupled: bool = True  # False: wd * p added to the gradient (Adam with L2)
+    eps_inside: str = ""  # "v_hat": sqrt(v_hat + eps); "v": sqrt(v + eps) / sqrt(1 - b2 ** t)
+    step_shift: int = 0  # t + step_shift in the bias corrections
+    count: str = "param"  # "param": own count; "call": one per step(); "shared": +1 per param
+    decay_without_grad: bool = False  # weight decay applied before the None check
+
+
+FLAWS = {
+    NO_BIAS_CORRECTION: (
+        Flaw(bias_correct_m=False, bias_correct_v=False),
+        Flaw(bias_correct_m=False),
+        Flaw(bias_correct_v=False),
+    ),
+    L2_NOT_DECOUPLED: (Flaw(decoupled=False),),
+    STEP_OFF_BY_ONE: (Flaw(step_shift=1),),
+    SHARED_STATE: (Flaw(count="call"), Flaw(count="shared")),
+    NONE_GRAD: (Flaw(decay_without_grad=True),),
+    EPS_INSIDE_SQRT: (Flaw(eps_inside="v_hat"), Flaw(eps_inside="v")),
+}
+
+
+class Reference:
+    """torch.optim.AdamW's single-tensor update (amsgrad=False), op for op, or a flawed one."""
+
+    def __init__(self, groups: list[tuple[list[torch.Tensor], dict]], flaw: Flaw = Flaw()) -> None:
+        self.groups = groups  # (params, full options) per group
+        self.flaw = flaw
+        self.state: dict[int, dict[str, Any]] = {}
+        self.calls = 0
+        self.shared_count = 0
+
+    @torch.no_grad()
+    def step(self) -> None:
+        flaw = self.flaw
+        self.calls += 1
+        for params, options in self.groups:
+            lr, (beta1, beta2) = options["lr"], options["betas"]
+            eps, weight_decay = options["eps"], options["weight_decay"]
+            for p in params:
+                if flaw.decay_without_grad:
+                    p.mul_(1 - lr * weight_decay)
+                if p.grad is None:
+                    continue
+                state = self.state.setdefault(
+                    id(p), {"step": 0, "m": torch.zeros_like(p), "v": torch.zeros_like(p)}
+                )
+                state["step"] += 1
+                self.shared_count += 1
+                counts = {"param": state["step"], "call": self.calls, "shared": self.shared_count}
+                t = counts[flaw.count] + flaw.step_shift
+                grad = p.grad
+                if weight_decay != 0 and not flaw.decay_without_grad:
+                    if flaw.decoupled:
+                        p.mul_(1 - lr * weight_decay)
+                    else:
+                        grad = grad.add(p, alpha=weight_decay)
+                m, v = state["m"], state["v"]
+                m.lerp_(grad, 1 - beta1)
+                v.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+                correction_m = 1 - beta1**t if flaw.bias_correct_m else 1.0
+                correction_v = 1 - beta2**t if flaw.bias_correct_v else 1.0
+                if flaw.eps_inside == "v_hat":
+                    denom = (v / correction_v).add_(eps).sqrt_()
+                elif flaw.eps_inside == "v":
+                    denom = v.add(eps).sqrt_() / correction_v**0.5
+                else:
+                    denom = (v.sqrt() / correction_v**0.5).add_(eps)
+                p.addcdiv_(m, denom, value=-lr / correction_m)
+
+
+def _options(setup: dict[str, Any], group: dict[str, Any]) -> dict[str, Any]:
+    return {**DEFAULTS, **setup.get("kwargs", {}), **group["options"]}
+
+
+def simulate(setup: dict[str, Any], flaw: Flaw = Flaw()) -> list[torch.Tensor]:
+    """Every param's values after every step, stacked (steps, *shape), in group order."""
+    values, grads = build_problem(setup)
+    params = [[v.clone() for v in group] for group in values]
+    optimizer = Reference(
+        [(ps, _options(setup, g)) for ps, g in zip(params, setup["groups"], strict=True)], flaw
+    )
+    history: list[list[torch.Tensor]] = [[] for ps in params for _ in ps]
+    for step_grads in grads:
+        for ps, gs in zip(params, step_grads, strict=True):
+            for p, grad in zip(ps, gs, strict=True):
+                p.grad = grad
+        optimizer.step()
+        for seen, p in zip(history, (p for ps in params for p in ps), strict=True):
+            seen.append(p.clone())
+    return [torch.stack(seen) for seen in history]
+
+
+def _uniform(rng: torch.Generator, low: float, high: float) -> float:
+    return low + (high - low) * float(torch.rand((), generator=rng))
+
+
+def _log_uniform(rng: torch.Generator, low: float, high: float) -> float:
+    return math.exp(_uniform(rng, math.log(low), math.log(high)))
+
+
+def _betas(rng: torch.Generator, lr: float) -> tuple[float, float]:
+    """Random betas, exact in float32. Computing 1 - b2 ** t in float32 (a valid way, torch's
+    capturable path does it) loses digits when b2 is near 1: a b2 that float32 cannot hold
+    would make that error systematic, and lr times it piles up over the steps. So: float32
+    values, and b2 > 0.99 only with a small lr."""
+    b1, b2 = _uniform(rng, 0.8, 0.95), _uniform(rng, 0.95, 0.999 if lr <= 3e-3 else 0.99)
+    return float(torch.tensor(b1).float()), float(torch.tensor(b2).float())
+
+
+def _seed(rng: torch.Generator) -> int:
+    return int(torch.randint(2**31, (), generator=rng))
+
+
+def _group(shapes: list, options: dict, scale: float = 1.0, without_grad: Any = None) -> dict:
+    return {"shapes": shapes, "options": options, "scale": scale, "without_grad": without_grad}
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, tuple):
+        return "(" + ", ".join(f"{v:.4g}" for v in value) + ")"
+    return f"{value:.4g}"
+
+
+def _param_names(setup: dict[str, Any]) -> list[str]:
+    several = len(setup["groups"]) > 1
+    return [
+        f"param {i} {fmt_shape(shape)}" + (f" of group {g}" if several else "")
+        for g, group in enumerate(setup["groups"])
+        for i, shape in enumerate(group["shapes"])
+    ]
+
+
+def _run(learner: Any, name: str, *args: Any, **kwargs: Any) -> dict:
+    """A scenario, with the learner's errors explained and torch's Adam forbidden."""
+    with ExitStack() as stack:
+        for misconception, error in (
+            (STEP_OFF_BY_ONE, r"division by zero"),
+            (NONE_GRAD, r"NoneType"),
+            (SHARED_STATE, r"size of tensor a .* must match the size of tensor b"),
+            (CLOSURE_NO_GRAD, r"does not require grad and does not have a grad_fn"),
+        ):
+            stack.enter_context(explain(misconception, when=error))
+        obs = learner.scenario(name, *args, forbid=FORBIDDEN, **kwargs)
+    if obs["torch_adam"]:
+        fail(
+            f"your AdamW runs torch's own Adam update (torch.optim.adam."
+            f"{', '.join(obs['torch_adam'])} ran)",
+            FORBIDDEN_CALL,
+        )
+    return obs
+
+
+def _agrees(got: Any, want: torch.Tensor) -> bool:
+    """As expect_tensor judges: a tensor of want's dtype and shape, within rtol 1e-5, atol 1e-6."""
+    return (
+        type(got) is torch.Tensor
+        and got.dtype == want.dtype
+        and got.shape == want.shape
+        and bool(torch.isclose(got, want, rtol=1e-5, atol=1e-6, equal_nan=True).all())
+    )
+
+
+def _first_wrong_step(got: Any, want: torch.Tensor) -> int | None:
+    """The first step (0-based) at which a stacked (steps, *shape) trajectory is off."""
+    if type(got) is not torch.Tensor or got.shape != want.shape:
+        return 0
+    return next((k for k in range(len(want)) if not _agrees(got[k], want[k])), None)
+
+
+def _matches(got: list, want: list[torch.Tensor]) -> bool:
+    return all(close(g, w, rtol=1e-4, atol=1e-5) for g, w in zip(got, want, strict=True))
+
+
+def _replayed_mistake(got: list, replay: Callable[[Flaw], list]) -> Misconception | None:
+    """The mistake whose replay gives the learner's values (non-finite ones: t = 0). A mistake
+    that makes no visible difference here (eps inside the root with a tiny eps) names nothing."""
+    want = replay(Flaw())
+    for misconception, flaws in FLAWS.items():
+        for flaw in flaws:
+            wrong = replay(flaw)
+            if _matches(got, wrong) and not _matches(wrong, want):
+                return misconception
+    if any(type(g) is torch.Tensor and not bool(torch.isfinite(g).all()) for g in got):
+        return STEP_OFF_BY_ONE  # t = 0 in the first step: 1 - b ** 0 = 0
+    return None
+
+
+def _diagnose(learner: Any, setup: dict[str, Any], got: list) -> Misconception | None:
+    found = _replayed_mistake(got, lambda flaw: simulate(setup, flaw))
+    if found:
+        return found
+    try:  # right when every param has an optimizer of its own: state leaks between them
+        solo = _run(learner, "run_steps", setup, solo=True)["trajectory"]
+    except Exception:
+        return None
+    right_alone = all(
+        _first_wrong_step(g, w) is None for g, w in zip(solo, simulate(setup), strict=True)
+    )
+    return SHARED_STATE if right_alone else None
+
+
+def _expect_trajectory(learner: Any, setup: dict[str, Any], what: str) -> None:
+    """The learner's AdamW follows torch.optim.AdamW's trajectory over all steps."""
+    got = _run(learner, "run_steps", setup)["trajectory"]
+    want = simulate(setup)
+    names = _param_names(setup)
+    first = [
+        (step, i)
+        for i, (g, w) in enumerate(zip(got, want, strict=True))
+        if (step := _first_wrong_step(g, w)) is not None
+    ]
+    if not first:
+        return
+    step, i = min(first)
+    if type(got[i]) is not torch.Tensor:
+        fail(f"{what}: {names[i]} changed its shape or dtype during the steps")
+    misconception = _diagnose(learner, setup, got)
+    expect_tensor(
+        got[i][step],
+        want[i][step],
+        f"{what}: {names[i]} after step {step + 1} of {len(want[i])}",
+        wrong={misconception: lambda _: True} if misconception else {},
+    )
+
+
+def _shapes(rng: torch.Generator) -> list[list[int]]:
+    """A non-square and a square matrix, a vector and a scalar."""
+    rows, cols = distinct_sizes(rng, 2)
+    return [[rows, cols], [cols, cols], [rows], []]
+
+
+@points(2)
+def test_defaults(learner, rng):
+    """AdamW(model.parameters()) with its default hyperparameters matches torch.optim.AdamW"""
+    setup = {
+        "seed": _seed(rng),
+        "steps": STEPS,
+        "groups": [_group(_shapes(rng), {})],
+        "as_generator": True,
+    }
+    _expect_trajectory(learner, setup, "AdamW(params) with its defaults, 50 steps")
+
+
+@points(3)
+def test_param_groups(learner, rng):
+    """each param group uses its own lr, betas, eps and weight_decay, like torch.optim.AdamW"""
+    rows, cols = distinct_sizes(rng, 2)
+    lr = _log_uniform(rng, 1e-3, 3e-3)
+    kwargs = {
+        "lr": lr,
+        "betas": _betas(rng, lr),
+        "eps": _log_uniform(rng, 1e-8, 1e-6),
+        "weight_decay": _uniform(rng, 0.01, 0.1),
+    }
+    own_lr = _log_uniform(rng, 1e-2, 3e-2)
+    own = {"lr": own_lr, "betas": _betas(rng, own_lr)}
+    own["weight_decay"] = _uniform(rng, 0.1, 0.3)
+    large_eps = {"eps": _log_uniform(rng, 1e-3, 1e-2), "weight_decay": 0.0}
+    setup = {
+        "seed": _seed(rng),
+        "steps": STEPS,
+        "groups": [
+            _group([[rows, cols], [cols, cols]], own),
+            _group([[rows], [], [cols, rows]], large_eps, scale=_uniform(rng, 0.02, 0.1)),
+            _group([[cols], [rows, rows]], {}),  # the constructor's values
+        ],
+        "kwargs": kwargs,
+    }
+    groups = ", ".join(
+        "{'params': ..." + "".join(f", '{k}': {_fmt(v)}" for k, v in g["options"].items()) + "}"
+        for g in setup["groups"]
+    )
+    call = f"AdamW([{groups}], {', '.join(f'{k}={_fmt(v)}' for k, v in kwargs.items())})"
+    _expect_trajectory(learner, setup, f"{call}, 50 steps")
+
+
+@points(1)
+def test_skips_params_without_grad(learner, rng):
+    """params whose .grad is None are skipped: no update, no weight decay, no step counted"""
+    sometimes = torch.randperm(STEPS, generator=rng)[: STEPS // 3].tolist()
+    lr = _log_uniform(rng, 1e-2, 3e-2)
+    setup = {
+        "seed": _seed(rng),
+        "steps": STEPS,
+        "groups": [_group(_shapes(rng), {}, without_grad=[[], list(range(STEPS)), sometimes, []])],
+        "kwargs": {"lr": lr, "betas": _betas(rng, lr), "weight_decay": _uniform(rng, 0.1, 0.3)},
+    }
+    options = ", ".join(f"{k}={_fmt(v)}" for k, v in setup["kwargs"].items())
+    what = f"AdamW(params, {options}), param 1 never has a .grad, param 2 none in some steps"
+    _expect_trajectory(learner, setup, what)
+
+
+@points(1)
+def test_state_per_param(learner, rng):
+    """each param keeps its own moments and step count"""
+    n = size(rng, 2, 6)
+    lr = _log_uniform(rng, 1e-2, 3e-2)
+    setup = {
+        "seed": _seed(rng),
+        "steps": STEPS,
+        "groups": [
+            _group([[n, n]] * 3, {"lr": _log_uniform(rng, 1e-3, 3e-3)}),
+            _group([[n, n]] * 2, {"weight_decay": 0.0}),
+        ],
+        "kwargs": {"lr": lr, "betas": _betas(rng, lr)},
+    }
+    _expect_trajectory(learner, setup, f"AdamW on five ({n}, {n}) params in two groups, 50 steps")
+
+
+def _model_setup(rng: torch.Generator) -> dict[str, Any]:
+    lr = _log_uniform(rng, 1e-2, 3e-2)
+    return {
+        "seed": _seed(rng),
+        "sizes": [size(rng, 2, 6), size(rng, 3, 8), size(rng, 2, 5)],
+        "batch": size(rng, 4, 16),
+        "steps": size(rng, 5, 10),
+        "kwargs": {
+            "lr": lr,
+            "betas": _betas(rng, lr),
+            "weight_decay": _uniform(rng, 0.05, 0.2),
+        },
+    }
+
+
+def simulate_training(setup: dict[str, Any], flaw: Flaw = Flaw()) -> list[torch.Tensor]:
+    """The model's params after the scenario's training loop, with the reference AdamW."""
+    model, batches = build_model(setup)
+    params = list(model.parameters())
+    optimizer = Reference([(params, {**DEFAULTS, **setup["kwargs"]})], flaw)
+    for x, y in batches:
+        for p in params:
+            p.grad = None
+        F.mse_loss(model(x), y).backward()
+        optimizer.step()
+    return [p.detach() for p in params]
+
+
+def _expect_trained(got: Any, setup: dict[str, Any], what: str) -> None:
+    want = simulate_training(setup)
+    expect(
+        type(got) is list and len(got) == len(want),
+        f"{what}: the model should still have {len(want)} parameters",
+    )
+    if all(_agrees(g, w) for g, w in zip(got, want, strict=True)):
+        return
+    misconception = _replayed_mistake(got, lambda flaw: simulate_training(setup, flaw))
+    for name, g, w in zip(PARAM_NAMES, got, want, strict=True):
+        expect_tensor(
+            g,
+            w,
+            f"{what}: model.{name}",
+            wrong={misconception: lambda _: True} if misconception else {},
+        )
+
+
+def _training_call(setup: dict[str, Any]) -> str:
+    n_in, n_hidden, n_out = setup["sizes"]
+    options = ", ".join(f"{k}={_fmt(v)}" for k, v in setup["kwargs"].items())
+    return (
+        f"AdamW(model.parameters(), {options}) on Linear({n_in}, {n_hidden})-Tanh-"
+        f"Linear({n_hidden}, {n_out}), {setup['steps']} steps"
+    )
+
+
+@points(2)
+def test_training_loop(learner, rng):
+    """AdamW trains a model in a zero_grad / backward / step loop like torch.optim.AdamW"""
+    setup = _model_setup(rng)
+    obs = _run(learner, "train", setup)
+    _expect_trained(obs["params"], setup, f"training with {_training_call(setup)}")
+
+
+@points(1)
+def test_step_closure(learner, rng):
+    """step(closure) evaluates the closure first and returns its loss"""
+    setup = _model_setup(rng)
+    obs = _run(learner, "train_with_closure", setup)
+    what = f"optimizer.step(closure) with {_training_call(setup)}"
+    for k, (returned, same, loss) in enumerate(
+        zip(obs["returned"], obs["is_closure_loss"], obs["closure_losses"], strict=True)
+    ):
+        expect(
+            loss is not None,
+            f"{what}: step {k + 1} never called closure(). step(closure) must call it (it "
+            "recomputes the loss and the gradients) before updating",
+        )
+        if same:
+            continue
+        value = (
+            returned.item()
+            if type(returned) is torch.Tensor and returned.numel() == 1
+            else returned
+        )
+        expect(
+            type(value) in (int, float) and math.isclose(value, loss, rel_tol=1e-6),
+            f"{what}: step {k + 1} returned "
+            + ("None" if returned is None else type_name(returned))
+            + (f" {value:.6g}" if type(value) in (int, float) else "")
+            + f", not the loss the closure returned ({loss:.6g}): return closure()'s result",
+        )
+    _expect_trained(obs["params"], setup, what)
