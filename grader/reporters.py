@@ -24,8 +24,11 @@ STATUS_STYLE = {"passed": "green", "in progress": "yellow", "not started": "dim"
 def console(stream: TextIO | None = None) -> Console:
     """rich styles only a terminal; NO_COLOR turns off bold and dim too, not just colours."""
     plain = "NO_COLOR" in os.environ
+    stream = stream or sys.stdout
+    wide = None if stream.isatty() else 200  # a pipe or a log: no wrapping at 80 columns
     return Console(
-        file=stream or sys.stdout,
+        width=wide,
+        file=stream,
         highlight=False,
         soft_wrap=True,
         color_system=None if plain else "auto",

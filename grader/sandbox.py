@@ -91,8 +91,6 @@ def _bubblewrap_command(python: str) -> list[str]:
         "/dev",
         "--proc",
         "/proc",
-        "--tmpfs",
-        "/tmp",
         "--unshare-all",
         "--die-with-parent",
         "--new-session",
@@ -101,12 +99,15 @@ def _bubblewrap_command(python: str) -> list[str]:
         "--chdir",
         "/tmp",
     ]
+    private_tmp = Path("/tmp")  # a fresh tmpfs: the worker's own scratch space
     hidden = _hidden_dirs()
-    for path in hidden:
+    for path in (private_tmp, *hidden):
         command += ["--tmpfs", str(path)]
+    # what the worker runs on comes back into view, even from under a hidden dir or /tmp
     visible = [PACKAGE_DIR / "__init__.py", PACKAGE_DIR / "worker", Path(sys.prefix)]
+    visible.append(Path(sys.base_prefix))
     for path in visible:
-        if any(path.is_relative_to(h) for h in hidden):
+        if any(path.is_relative_to(h) for h in (private_tmp, *hidden)):
             command += ["--ro-bind", str(path), str(path)]
     for path in hidden:
         command += ["--remount-ro", str(path)]
