@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import os
 import sys
 from collections.abc import Iterator
@@ -75,7 +76,10 @@ def _stdout_to_stderr() -> Iterator[None]:
 
 def grade_file(kata: Kata, path: Path, worker: Worker, seed: int | None = None) -> Result:
     """Grade one file; a grade of the learner's own exercise file is remembered."""
+    gc.disable()  # importing torch and pytest makes ~a million objects and no garbage: skip gc
     from .judge import grade
+
+    gc.enable()
 
     result = grade(kata, path, seed=seed, worker=worker)
     if path == kata.exercise_path:

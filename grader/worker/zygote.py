@@ -14,6 +14,7 @@ once the child has gone.
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib
 import os
 import resource
@@ -109,6 +110,7 @@ def main() -> None:
     for fd in (0, 1):
         os.dup2(devnull, fd)
     _set_limits()
+    gc.disable()  # importing torch makes ~a million objects and no garbage: skip gc passes
     import torch
 
     torch.set_num_threads(1)  # one core per check, and fork-safe: no thread pool yet
@@ -116,6 +118,8 @@ def main() -> None:
     import torch.optim  # noqa: F401
 
     from . import guards  # noqa: F401  imported once here, not in every child
+
+    gc.enable()
 
     wire.write_frame(channel, {"op": "ready", "pid": os.getpid()})
     while (job := wire.read_frame_blocking(commands)) is not None:
