@@ -242,7 +242,9 @@ class JudgePlugin:
         marker = item.get_closest_marker("points")
         doc = (getattr(item, "obj", None).__doc__ or "").strip().splitlines()
         result = CheckResult(
-            name=doc[0] if doc else item.name, max_score=float(marker.args[0]) if marker else 1.0
+            name=doc[0] if doc else item.name,
+            max_score=float(marker.args[0]) if marker else 1.0,
+            check=item.name,
         )
         if call.excinfo is None:
             result.score = result.max_score
@@ -267,20 +269,34 @@ def grade(
     seed: int | None = None,
     worker: Worker | None = None,
 ) -> Result:
-    """Grade `path` as a submission for `kata` with the kata's hidden checks.
+    """Grade the file at `path` as a submission for `kata` with the kata's hidden checks.
 
     `worker` may be shared between runs (its limits apply); one is made if none is given.
     """
+    source, problem = read_submission(path)
+    return grade_source(kata, source, str(path), problem=problem, seed=seed, worker=worker)
+
+
+def grade_source(
+    kata: Kata,
+    source: str,
+    filename: str,
+    *,
+    problem: str = "",
+    seed: int | None = None,
+    worker: Worker | None = None,
+    only: str | None = None,
+) -> Result:
+    """Grade `source` (shown to the learner as `filename`); `only` runs just that one check."""
     seed = secrets.randbelow(2**31) if seed is None else seed
     started = time.monotonic()
-    source, problem = read_submission(path)
     own_worker = worker is None
     worker = worker or Worker(Limits())
     limits = worker.limits
     session = Session(
         kata=kata,
         source=source,
-        filename=str(path),
+        filename=filename,
         problem=problem,
         worker=worker,
         limits=limits,
@@ -291,7 +307,8 @@ def grade(
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     torch.set_num_threads(1)  # the worker runs on one thread: same arithmetic, same results
     try:
-        pytest.main([str(kata.checks_path), *PYTEST_ARGS], plugins=[plugin])
+        target = f"{kata.checks_path}::{only}" if only else str(kata.checks_path)
+        pytest.main([target, *PYTEST_ARGS], plugins=[plugin])
     finally:
         if own_worker:
             worker.close()
@@ -301,7 +318,7 @@ def grade(
         )
     return Result(
         kata=kata.name,
-        file=str(path),
+        file=filename,
         seed=seed,
         sandbox=worker.mode,
         checks=session.results,

@@ -239,11 +239,18 @@ def expect_loop_free(source: str, function: str, misconception: Misconception) -
         ast.DictComp,
         ast.GeneratorExp,
     )
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == function:
-            for inner in ast.walk(node):
-                if isinstance(inner, loops):
-                    fail(f"{function} uses a Python loop on line {inner.lineno}", misconception)
+    defined = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == function
+    ]
+    if not defined:
+        return
+    # the last definition is the one that runs (a notebook cell may redefine a function)
+    latest = max(defined, key=lambda node: node.lineno)
+    for inner in ast.walk(latest):
+        if isinstance(inner, loops):
+            fail(f"{function} uses a Python loop on line {inner.lineno}", misconception)
 
 
 @contextmanager

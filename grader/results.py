@@ -19,6 +19,7 @@ class CheckResult:
     score: float = 0.0
     output: str = ""
     tags: list[str] = field(default_factory=list)
+    check: str = ""  # the check's function name in grader/checks/<kata>.py
 
     @property
     def passed(self) -> bool:

@@ -76,12 +76,7 @@ def sandbox_mode() -> str:
     return "bubblewrap" if problem is None else f"unsandboxed ({problem})"
 
 
-def _hidden_dirs() -> list[Path]:
-    """What the worker must not see: the checks, and the project holding the references."""
-    return [PROJECT_ROOT, PACKAGE_DIR]
-
-
-def _bubblewrap_command(python: str) -> list[str]:
+def _bubblewrap_command(python: str, also_hidden: tuple[Path, ...]) -> list[str]:
     command = [
         "bwrap",
         "--ro-bind",
@@ -100,7 +95,8 @@ def _bubblewrap_command(python: str) -> list[str]:
         "/tmp",
     ]
     private_tmp = Path("/tmp")  # a fresh tmpfs: the worker's own scratch space
-    hidden = _hidden_dirs()
+    # the checks, the project holding the references, and whatever the caller adds
+    hidden = [PROJECT_ROOT, PACKAGE_DIR, *also_hidden]
     for path in (private_tmp, *hidden):
         command += ["--tmpfs", str(path)]
     # what the worker runs on comes back into view, even from under a hidden dir or /tmp
@@ -122,8 +118,11 @@ def _die_with_parent() -> None:
 class Worker:
     """One sandboxed worker process; restarted after a hang or a crash."""
 
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: Limits, hidden: tuple[Path, ...] = ()) -> None:
+        """`hidden`: directories the learner's code must not see besides the project's own
+        (an nbgrader course, whose source/ holds the references)."""
         self.limits = limits
+        self.hidden = tuple(p.resolve() for p in hidden)
         self.mode = sandbox_mode()
         self._proc: subprocess.Popen[bytes] | None = None
         self._reader = wire.FrameReader()
@@ -147,7 +146,7 @@ class Worker:
             "OMP_NUM_THREADS": "1",
         }
         if self.mode == "bubblewrap":
-            command, cwd = _bubblewrap_command(python), None
+            command, cwd = _bubblewrap_command(python, self.hidden), None
         else:
             self._scratch = tempfile.TemporaryDirectory(prefix="katas-worker-")
             command, cwd = [python, "-m", "grader.worker"], self._scratch.name

@@ -95,8 +95,13 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         }
     except BaseException as exc:  # anything at import time, SystemExit included
         return {"load_error": {"kind": "raised", **describe_exception(exc, filename)}}
+    return answer(module, job["task"], filename)
+
+
+def answer(module: types.ModuleType, task: dict[str, Any], filename: str) -> dict[str, Any]:
+    """Run `task` on a loaded module; the reply as plain data (never raises)."""
     try:
-        result, forbidden_used = run_task(module, job["task"])
+        result, forbidden_used = run_task(module, task)
     except Missing as exc:
         return {"missing": str(exc)}
     except BaseException as exc:
