@@ -19,6 +19,19 @@ from grader.kit import (
 )
 from grader.worker.scenarios.ex01_affine_params import build_model, seeded_linear
 
+# the notebook's visible sanity test: torch and the kata's own names only
+SANITY = """
+import torch
+from torch import nn
+torch.manual_seed(0)
+linear, layer = nn.Linear(3, 2), Affine(3, 2)
+layer.load_state_dict(linear.state_dict())  # works only if weight is (out, in) and bias (out,)
+xb = torch.randn(4, 3)
+assert torch.allclose(layer(xb), linear(xb)), "Affine should match nn.Linear with the same weights"
+assert affine_param_count(3, 2) == 8, "affine_param_count(3, 2): 3 * 2 weights + 2 biases = 8"
+assert count_parameters(linear) == 8, "count_parameters(nn.Linear(3, 2)) should be 8"
+"""
+
 FORGOT_BIAS = Misconception(
     "ex01/forgot-bias",
     "An affine map is x @ W.T + b: besides the out*in weights there is one bias per output "

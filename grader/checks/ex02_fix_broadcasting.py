@@ -12,6 +12,20 @@ from grader.kit import (
     points,
 )
 
+# the notebook's visible sanity test: torch and the kata's own names only
+SANITY = """
+import torch
+import torch.nn.functional as F
+torch.manual_seed(0)
+x = torch.randn(2, 3)  # not square on purpose: B = 2 rows, D = 3 columns
+row_means = center_rows(x).mean(dim=1)
+assert torch.allclose(row_means, torch.zeros(2), atol=1e-6), "center_rows: row means should be 0"
+pred, target = torch.randn(4, 1), torch.randn(4)
+loss = mse(pred, target)
+assert loss.shape == (), "mse should return a 0-dim tensor"
+assert torch.allclose(loss, F.mse_loss(pred[:, 0], target)), "mse: pair pred[i, 0] with target[i]"
+"""
+
 MISSING_KEEPDIM = Misconception(
     "ex02/missing-keepdim",
     "x.mean(dim=1) is (B,), and a (B,) row broadcasts against the columns, not the rows. "

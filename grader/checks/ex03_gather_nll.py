@@ -20,6 +20,20 @@ from grader.kit import (
     type_name,
 )
 
+# the notebook's visible sanity test: torch and the kata's own names only
+SANITY = """
+import torch
+import torch.nn.functional as F
+torch.manual_seed(0)
+logits, targets = torch.randn(4, 3), torch.tensor([0, 2, 1, 2])  # N = 4 rows, C = 3 classes
+log_probs = F.log_softmax(logits, dim=1)
+expected = F.nll_loss(log_probs, targets)
+assert torch.allclose(nll_loss(log_probs, targets), expected), "nll_loss should match F.nll_loss"
+assert nll_loss(log_probs, targets, "none").shape == (4,), "'none' should give (N,) losses"
+expected = F.cross_entropy(logits, targets)
+assert torch.allclose(cross_entropy(logits, targets), expected), "should match F.cross_entropy"
+"""
+
 LOG_OF_SOFTMAX = Misconception(
     "ex03/log-of-softmax",
     "log(softmax(x)) is not stable: with large logits the small probabilities round to 0 and "

@@ -15,6 +15,18 @@ import torch
 from grader.kit import Failure, Misconception, expect, explain, fail, points, size
 from grader.worker.scenarios.ex04_training_loop import build
 
+# the notebook's visible sanity test: torch and the kata's own names only
+SANITY = """
+import torch
+from torch import nn
+torch.manual_seed(0)
+net = nn.Linear(3, 2)
+opt = torch.optim.SGD(net.parameters(), lr=0.1)
+losses = train(net, opt, nn.MSELoss(), [(torch.randn(4, 3), torch.randn(4, 2))], epochs=3)
+assert len(losses) == 3 and all(isinstance(v, float) for v in losses), "want 3 losses, as floats"
+assert losses[0] > losses[1] > losses[2], "the loss on the same batch should go down every step"
+"""
+
 NO_ZERO_GRAD = Misconception(
     "ex04/no-zero-grad",
     "Gradients are never cleared, so every backward() adds to the gradients of all the earlier "

@@ -22,6 +22,20 @@ from grader.kit import (
 )
 from grader.worker.scenarios.ex06_tensors_dtypes import build_array
 
+# the notebook's visible sanity test: torch and the kata's own names only
+SANITY = """
+import torch
+ids = to_ids(["b", "c", "b"], ["a", "b", "c"])
+assert ids.dtype == torch.int64, "to_ids should return an int64 tensor"
+assert ids.tolist() == [1, 2, 1], "to_ids: each token's position in vocab"
+features = features_to_tensor([[1, 2], [3, 4], [5, 6]])  # ints in, floats out
+assert features.dtype == torch.float32, "features_to_tensor should give float32, even for ints"
+assert features.shape == (3, 2), "features_to_tensor: 3 rows of 2 numbers give shape (3, 2)"
+encoded = one_hot(torch.tensor([2, 0]), 3)
+expected = torch.tensor([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])
+assert encoded.dtype == torch.float32 and torch.equal(encoded, expected), "one_hot: float32 rows"
+"""
+
 INT64_FEATURES = Misconception(
     "ex06/int64-features",
     "torch.tensor infers int64 from Python ints, and integer tensors go wrong quietly: "

@@ -21,6 +21,18 @@ from grader.kit import (
     type_name,
 )
 
+# the notebook's visible sanity test: torch and the kata's own names only
+SANITY = """
+import torch
+strides = torch.empty(2, 3, 4).stride()  # torch's own answer
+assert row_major_strides((2, 3, 4)) == strides, "row_major_strides((2, 3, 4)) should be (12, 4, 1)"
+x = torch.arange(60.0).view(2, 5, 6)  # (B, T, C) = (2, 5, 6): 2 heads of 3 channels
+heads = split_heads(x, 2)
+assert heads.shape == (2, 2, 5, 3), "split_heads(x, 2) should be (B, H, T, C // H) = (2, 2, 5, 3)"
+assert torch.equal(heads[:, 1], x[:, :, 3:]), "head 1 should hold channels 3..5 of every time step"
+assert torch.equal(merge_heads(heads), x), "merge_heads should undo split_heads"
+"""
+
 NO_TRANSPOSE = Misconception(
     "ex07/no-transpose",
     "Reshaping straight between (B, T, C) and (B, H, T, hd) keeps the flat memory order, so it "

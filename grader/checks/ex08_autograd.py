@@ -22,6 +22,17 @@ from grader.kit import (
 )
 from grader.worker.scenarios.ex08_autograd import model_with_grads
 
+# the notebook's visible sanity test: torch and the kata's own names only
+SANITY = """
+import math
+import torch
+slope = derivative(torch.sin, 0.5)
+assert math.isclose(slope, math.cos(0.5), rel_tol=1e-5), "derivative(torch.sin, 0.5): cos(0.5)"
+da, db = graph_grads(2.0, 3.0)
+assert math.isclose(da, 64.0) and math.isclose(db, 32.0), "graph_grads(2, 3) should be (64, 32)"
+assert math.isclose(intermediate_grad(2.0, 3.0), 16.0), "intermediate_grad(2, 3): dL/dc = 2d = 16"
+"""
+
 MISSING_FAN_OUT_PATH = Misconception(
     "ex08/missing-fan-out-path",
     "a reaches L along two paths: through c = a * b, and directly as the second term of "

@@ -23,6 +23,20 @@ from grader.kit import (
     size,
 )
 
+# the notebook's visible sanity test: torch and the kata's own names only
+SANITY = """
+import torch
+torch.manual_seed(0)
+x = torch.randn(2, 3, 4)
+expected = torch.softmax(x, dim=1)
+assert torch.allclose(softmax(x, dim=1), expected), "softmax(x, dim=1) should match torch.softmax"
+big = torch.tensor([[1e4, 0.0, -1e4]])  # exp(1e4) overflows
+assert torch.allclose(softmax(big), torch.tensor([[1.0, 0.0, 0.0]])), "softmax: overflow for 1e4"
+assert torch.allclose(logsumexp(big), torch.tensor([1e4])), "logsumexp: overflow for 1e4"
+expected = torch.log_softmax(big, dim=-1)
+assert torch.allclose(log_softmax(big), expected), "log_softmax should stay finite for 1e4"
+"""
+
 NO_MAX_SHIFT = Misconception(
     "ex09/no-max-shift",
     "exp overflows to inf for inputs above about 88 (float32) and underflows to 0 below about "

@@ -19,6 +19,18 @@ from grader.kit import (
     size,
 )
 
+# the notebook's visible sanity test: torch and the kata's own names only
+SANITY = """
+import torch
+expected = torch.tensor([[0, 1, 1], [0, 0, 1], [0, 0, 0]], dtype=torch.bool)
+assert torch.equal(causal_mask(3), expected), "causal_mask(3) should be True where j > i only"
+scores = torch.zeros(2, 3, 3)  # equal scores: each row spreads evenly over what it may see
+weights = masked_attention(scores)
+expected = torch.tensor([[1, 0, 0], [1 / 2, 1 / 2, 0], [1 / 3, 1 / 3, 1 / 3]])
+assert torch.allclose(weights[1], expected), "row i: 1 / (i + 1) on keys 0..i, 0 on the future"
+assert torch.equal(scores, torch.zeros(2, 3, 3)), "masked_attention should not modify scores"
+"""
+
 DIAGONAL_MASKED = Misconception(
     "ex10/diagonal-masked",
     "your mask also hides the diagonal (j == i), but a token may attend to itself: only j > i is "

@@ -25,6 +25,20 @@ from grader.kit import (
 )
 from grader.worker.scenarios.ex11_modules import STATS, seeded_layers
 
+# the notebook's visible sanity test: torch and the kata's own names only
+SANITY = """
+import torch
+from torch import nn
+net = MLP([4, 5, 3])  # Linear(4, 5) and Linear(5, 3): 25 + 18 parameters
+assert sum(p.numel() for p in net.parameters()) == 43, "MLP([4, 5, 3]): 43 registered parameters"
+assert net(torch.ones(2, 4)).shape == (2, 3), "MLP([4, 5, 3]) should map (2, 4) to (2, 3)"
+norm, bn = RunningStandardize(3), nn.BatchNorm1d(3, affine=False)
+xb = torch.tensor([[1.0, 2.0, 0.0], [3.0, -1.0, 2.0], [0.5, 0.0, 4.0], [2.0, 1.0, -2.0]])  # (N, C)
+assert torch.allclose(norm(xb), bn(xb), atol=1e-5), "in training mode, should match nn.BatchNorm1d"
+running_var = norm.state_dict()["running_var"]  # a buffer: saved in state_dict
+assert torch.allclose(running_var, bn.running_var), "running_var should be updated like BatchNorm's"
+"""
+
 PLAIN_LIST = Misconception(
     "ex11/plain-list",
     "nn.Module registers a layer only when you assign it as an attribute "

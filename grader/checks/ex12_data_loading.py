@@ -26,6 +26,20 @@ from grader.kit import (
 )
 from grader.worker.scenarios.ex12_data_loading import build_numpy_pair
 
+# the notebook's visible sanity test: torch and the kata's own names only
+SANITY = """
+import torch
+data = TensorPairDataset([[1, 2], [3, 4], [5, 6], [7, 8]], [0, 1, 2, 3])  # plain int lists
+features, label = data[1]
+assert features.dtype == torch.float32 and label.dtype == torch.int64, "X: float32, y: int64"
+assert steps_per_epoch(10000, 128) == 79, "10000 examples, batches of 128: 79 (the last one short)"
+rng = torch.get_rng_state()
+first = [yb.tolist() for _, yb in make_loader(data, 2, shuffle=True, seed=0)]
+again = [yb.tolist() for _, yb in make_loader(data, 2, shuffle=True, seed=0)]
+assert first == again, "make_loader: the same seed should give the same order"
+assert torch.equal(torch.get_rng_state(), rng), "make_loader should leave torch's global RNG alone"
+"""
+
 FLOOR_NOT_CEIL = Misconception(
     "ex12/floor-not-ceil",
     "n // batch_size rounds down, which leaves out the last, short batch: 10,000 examples in "

@@ -27,6 +27,20 @@ from grader.kit import (
 )
 from grader.worker.scenarios.ex13_grad_accumulation import build
 
+# the notebook's visible sanity test: torch and the kata's own names only
+SANITY = """
+import math
+import torch
+torch.manual_seed(0)
+net, loss_fn = torch.nn.Linear(3, 1), torch.nn.MSELoss()
+xb, yb = torch.randn(4, 3), torch.randn(4, 1)  # one batch of 4, as 2 micro-batches of 2
+mean_loss = accumulate_gradients(net, loss_fn, [(xb[:2], yb[:2]), (xb[2:], yb[2:])])
+whole = loss_fn(net(xb), yb)  # the whole batch at once
+assert math.isclose(mean_loss, whole.item(), rel_tol=1e-5), "return the whole batch's mean loss"
+(expected,) = torch.autograd.grad(whole, net.weight)
+assert torch.allclose(net.weight.grad, expected, atol=1e-6), "grads should be the whole batch's"
+"""
+
 NOT_DIVIDED = Misconception(
     "ex13/not-divided",
     "Each micro-batch loss is already a mean over its own examples, so backward() on k of them "

@@ -36,6 +36,20 @@ from grader.kit import (
 )
 from grader.worker.scenarios.ex14_adamw import build_model, build_problem
 
+# the notebook's visible sanity test: torch and the kata's own names only
+SANITY = """
+import torch
+mine = torch.tensor([[0.5, -1.0], [2.0, 0.1], [-0.3, 1.5]], requires_grad=True)
+theirs = mine.detach().clone().requires_grad_()
+optimizers = [AdamW([mine], lr=0.1), torch.optim.AdamW([theirs], lr=0.1)]
+for _ in range(3):
+    for param, opt in zip((mine, theirs), optimizers):
+        opt.zero_grad()
+        (param**3).sum().backward()
+        opt.step()
+assert torch.allclose(mine, theirs, atol=1e-6), "3 steps should match torch.optim.AdamW's"
+"""
+
 NO_BIAS_CORRECTION = Misconception(
     "ex14/no-bias-correction",
     "The moments are not bias-corrected. m and v start at zero, so in the first steps they are "

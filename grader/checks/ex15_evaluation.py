@@ -27,6 +27,20 @@ from grader.kit import (
 )
 from grader.worker.scenarios.ex15_evaluation import build_model
 
+# the notebook's visible sanity test: torch and the kata's own names only
+SANITY = """
+import torch
+from torch import nn
+x = torch.tensor([[2.0, 0.0], [3.0, 1.0], [1.0, 0.0], [0.0, 1.0]])  # logits already: nn.Identity
+y = torch.tensor([0, 0, 0, 0])  # the last example is wrong
+accuracy = evaluate(nn.Identity(), [(x[:3], y[:3]), (x[3:], y[3:])])  # batches of 3 and 1
+assert abs(accuracy - 0.75) < 1e-6, "evaluate: 3 of 4 examples are right, whatever the batches"
+net = nn.Sequential(nn.Linear(2, 3), nn.Dropout(0.9))  # a new module is in training mode
+probs = predict_proba(net, x)
+assert net.training and not probs.requires_grad, "no_grad, and hand the model back in train mode"
+assert torch.allclose(probs, torch.softmax(net[0](x), dim=-1)), "eval mode: dropout should be off"
+"""
+
 DROPOUT_ON = Misconception(
     "ex15/dropout-on",
     "The model ran in training mode: dropout zeroed random activations and batch norm used the "

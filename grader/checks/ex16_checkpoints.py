@@ -27,6 +27,20 @@ from grader.kit import (
 )
 from grader.worker.scenarios.ex16_checkpoints import build, optimizer_state, parameters, train
 
+# the notebook's visible sanity test: torch and the kata's own names only
+SANITY = """
+import tempfile
+import torch
+net, fresh = torch.nn.Linear(3, 2), torch.nn.Linear(3, 2)
+opt = torch.optim.AdamW(net.parameters(), lr=0.5)
+fresh_opt = torch.optim.AdamW(fresh.parameters(), lr=0.001)
+with tempfile.TemporaryDirectory() as tmp:
+    save_checkpoint(f"{tmp}/ckpt.pt", net, opt, epoch=1, loss=0.5)
+    assert load_checkpoint(f"{tmp}/ckpt.pt", fresh, fresh_opt) == 2, "saved epoch 1: resume at 2"
+assert torch.equal(fresh.weight, net.weight), "load_checkpoint should restore the model's weights"
+assert fresh_opt.param_groups[0]["lr"] == 0.5, "load_checkpoint should restore the optimizer too"
+"""
+
 NO_OPTIMIZER_STATE = Misconception(
     "ex16/no-optimizer-state",
     "The optimizer's state was not saved or not loaded back. AdamW keeps a step count and two "

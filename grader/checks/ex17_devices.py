@@ -11,6 +11,17 @@ import torch
 from grader.kit import Misconception, expect, fail, points, size, type_name
 from grader.worker.scenarios.ex17_devices import describe
 
+# the notebook's visible sanity test: torch and the kata's own names only
+SANITY = """
+import torch
+assert isinstance(pick_device(), torch.device), "pick_device should return a torch.device"
+batch = {"x": torch.ones(2), "pair": (torch.zeros(3), "a"), "n": 1}
+moved = move_to(batch, "meta")  # "meta": a device with shapes but no data, on every machine
+assert moved["x"].is_meta and moved["pair"][0].is_meta, "move_to should move nested tensors too"
+assert isinstance(moved["pair"], tuple), "move_to should keep a tuple a tuple"
+assert moved["pair"][1] == "a" and moved["n"] == 1, "move_to should leave non-tensors as they are"
+"""
+
 STRING_DEVICE = Misconception(
     "ex17/string-device",
     "Return a torch.device, e.g. torch.device('cuda'), not the string 'cuda': a device object "

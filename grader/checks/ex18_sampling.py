@@ -27,6 +27,20 @@ from grader.kit import (
     type_name,
 )
 
+# the notebook's visible sanity test: torch and the kata's own names only
+SANITY = """
+import torch
+logits = torch.tensor([[1.0, 3.0, 2.0, 0.5], [0.0, -1.0, 4.0, 2.0]])
+inf = torch.inf
+expected = torch.tensor([[-inf, 3.0, 2.0, -inf], [-inf, -inf, 4.0, 2.0]])
+assert torch.equal(top_k_filter(logits, 2), expected), "top_k_filter(logits, 2): the 2 largest stay"
+greedy = sample_next(logits, temperature=0)
+assert torch.equal(greedy, torch.tensor([1, 2])), "temperature 0: pick each row's largest logit"
+uniform = torch.zeros(50, 10)  # 50 rows, 10 equally likely tokens
+draws = [sample_next(uniform, generator=torch.Generator().manual_seed(0)) for _ in range(2)]
+assert torch.equal(draws[0], draws[1]), "the same generator seed should give the same tokens"
+"""
+
 TEMPERATURE_MULTIPLIED = Misconception(
     "ex18/temperature-multiplied",
     "The logits are divided by the temperature, softmax(logits / temperature), not multiplied: "

@@ -15,6 +15,18 @@ from grader.kit import (
     type_name,
 )
 
+# the notebook's visible sanity test: torch and the kata's own names only
+SANITY = """
+import torch
+from torch import nn
+torch.manual_seed(0)
+theirs, mine = nn.Embedding(5, 4), Embedding(5, 4)
+mine.load_state_dict(theirs.state_dict())
+ids = torch.tensor([[0, 4, 4], [2, 1, 0]])  # (B, T) = (2, 3)
+assert torch.allclose(mine(ids), theirs(ids)), "Embedding should match nn.Embedding's rows"
+assert torch.allclose(onehot_matmul(ids, theirs.weight), theirs(ids)), "should match weight[ids]"
+"""
+
 ONE_HOT_FORWARD = Misconception(
     "ex19/one-hot-forward",
     "Embedding.forward built a matrix with one entry per (id, vocabulary word). An embedding is "

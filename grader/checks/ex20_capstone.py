@@ -25,6 +25,20 @@ from grader.kit import (
     type_name,
 )
 
+# the notebook's visible sanity test: torch and the kata's own names only
+SANITY = """
+import torch
+torch.manual_seed(0)
+points = torch.randn(400, 2)
+labels = (points[:, 0] * points[:, 1] > 0).long()  # opposite quadrants: not linearly separable
+model = train_classifier(points[:200], labels[:200], num_classes=2)
+with torch.no_grad():
+    logits = model(points[200:])  # held-out points
+assert logits.shape == (200, 2), "the model should map (M, D) to (M, num_classes) logits"
+accuracy = (logits.argmax(dim=1) == labels[200:]).float().mean()
+assert accuracy >= 0.9, "held-out accuracy should be at least 90%"
+"""
+
 WORKER_IMPORTS = ("torch._dynamo",)  # the learner's optimizer imports it on its first step
 
 TARGET = 0.95
