@@ -7,6 +7,10 @@
     grade watch [ex05]                             re-grade the current kata on every save
     grade reset ex05 [--yes]                       restore the stub, keeping a backup
     grade solution ex05 [--force]                  the reference, once the kata passes
+    grade nbgrader build COURSE_DIR [--katas ex01-ex05] [--assignment NAME]
+                                                   an nbgrader course of the katas
+    grade batch SUBMISSIONS_DIR [--out DIR] [--jobs N]
+                                                   a whole class, on all cores
 
 The worker is started before torch and pytest are imported here, so its own
 torch import overlaps ours: on two cores a grading run costs little more than
@@ -174,7 +178,89 @@ def _solution(kata: Kata, args: argparse.Namespace) -> int:
     return EXIT_PASSED
 
 
+def _nbgrader(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="grade nbgrader",
+        description="Build an nbgrader course whose autograding uses torch-katas' judge.",
+    )
+    parser.add_argument("action", choices=["build"])
+    parser.add_argument("course_dir", type=Path, help="the course directory (made if missing)")
+    parser.add_argument("--katas", help="e.g. ex01-ex05 or ex01,ex03 (default: all)")
+    parser.add_argument("--assignment", default="katas", help="default: %(default)s")
+    args = parser.parse_args(argv)
+    from . import notebooks
+
+    try:
+        katas = notebooks.select_katas(args.katas)
+        written = notebooks.build_course(args.course_dir, katas, args.assignment)
+    except (notebooks.BuildError, UnknownKata) as exc:
+        raise UsageError(str(exc)) from None
+    except ModuleNotFoundError as exc:
+        raise UsageError(f"{exc.name} is missing: pip install 'torch-katas[nbgrader]'") from None
+    config = args.course_dir / "nbgrader_config.py"
+    if "grader.autograde" not in config.read_text(encoding="utf-8"):
+        print(
+            f"warning: {config} was kept and does not call grader.autograde.configure(c): "
+            "autograding would run in the students' kernels",
+            file=sys.stderr,
+        )
+    print(f"{len(written)} notebooks in {written[0].parent}; config in {config}")
+    print(f"next, in {args.course_dir}: nbgrader generate_assignment {args.assignment}")
+    return EXIT_PASSED
+
+
+def _batch(argv: list[str]) -> int:
+    from . import batch
+
+    parser = argparse.ArgumentParser(
+        prog="grade batch",
+        description="Grade every student's katas: SUBMISSIONS_DIR/<student>/exNN_*.py, or "
+        "an nbgrader course (or its submitted/ folder) of <student>/<assignment>/*.ipynb.",
+    )
+    parser.add_argument("submissions", type=Path)
+    parser.add_argument("--out", type=Path, help="default: grades/ beside SUBMISSIONS_DIR")
+    parser.add_argument("--jobs", type=int, default=batch.default_processes(), help="processes")
+    parser.add_argument("--seed", type=int, help="one seed for every submission")
+    parser.add_argument("--time-limit", type=float, default=Limits.check_seconds)
+    args = parser.parse_args(argv)
+    if not args.submissions.is_dir():
+        raise UsageError(f"{args.submissions} is not a directory")
+    if args.jobs < 1 or args.time_limit <= 0:
+        raise UsageError("--jobs and --time-limit must be positive")
+    out = args.out or args.submissions.resolve().parent / "grades"
+    work = batch.Batch(args.submissions, out)
+    if not work.jobs:
+        raise UsageError(f"no kata files (exNN_*.py or .ipynb) for any student in {work.root}")
+    todo = work.pending()
+    done_before = len(work.jobs) - len(todo)
+    if done_before:
+        print(f"resuming: {done_before} of {len(work.jobs)} already graded", file=sys.stderr)
+    from rich.progress import Progress
+
+    with Progress(console=console(sys.stderr), transient=True) as bar:
+        task = bar.add_task("grading", total=len(work.jobs), completed=done_before)
+        try:
+            work.run(
+                Limits(check_seconds=args.time_limit),
+                args.jobs,
+                seed=args.seed,
+                advance=lambda job: bar.update(task, advance=1, description=job.key),
+            )
+        except KeyboardInterrupt:
+            print("interrupted: run the same command again to resume", file=sys.stderr)
+            return 130
+    table, rows = work.write_reports()
+    print(f"{rows} grades in {table}; one JSON per student in {work.out}")
+    if work.course is not None:
+        print(f"{work.write_gradebook()} notebooks' scores written to {work.course}/gradebook.db")
+    return EXIT_PASSED
+
+
 def run(argv: list[str]) -> int:
+    if argv[:1] == ["nbgrader"]:
+        return _nbgrader(argv[1:])
+    if argv[:1] == ["batch"]:
+        return _batch(argv[1:])
     args = _parser().parse_args(argv)
     command = args.target if args.target in COMMANDS else None
     if command is None and args.argument is not None:

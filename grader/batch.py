@@ -1,0 +1,240 @@
+"""Grades a whole class: every student's work for every kata, on all cores.
+
+Two layouts are understood:
+    SUBMISSIONS/<student>/exNN_<slug>.py                      (files, as `grade --file`)
+    SUBMISSIONS/<student>/<assignment>/exNN_<slug>.ipynb      (nbgrader's submitted/)
+
+Each process imports torch once and keeps one warm sandboxed worker, which forks
+a fresh child per check as `grade` does: same judge, same limits, same scores. A
+crash, hang or memory bomb costs only its own checks. Every finished grade is
+saved at once under OUT/graded/, so an interrupted batch resumes where it
+stopped; the CSV and the per-student JSON files are written from those at the end.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import multiprocessing
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import catalog, notebooks
+from .catalog import Kata, UnknownKata
+from .results import fingerprint
+from .sandbox import Limits, Worker
+
+CSV_FIELDS = ("student", "kata", "score", "max_score", "status")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One student's work for one kata."""
+
+    student: str
+    kata: str  # the kata's name, e.g. "ex05_manual_sgd"
+    path: Path
+    assignment: str = ""  # the nbgrader assignment, for the notebook layout
+
+    @property
+    def key(self) -> str:
+        return f"{self.student}/{self.kata}"
+
+
+def _kata_of(path: Path) -> Kata | None:
+    try:
+        return catalog.find(path.stem)
+    except UnknownKata:
+        return None
+
+
+def find_jobs(root: Path) -> list[Job]:
+    """Every kata file under `root`, in either layout; other files are ignored."""
+    jobs = []
+    for student in sorted(p for p in root.iterdir() if p.is_dir()):
+        for path in sorted(student.glob("*.py")):
+            if kata := _kata_of(path):
+                jobs.append(Job(student.name, kata.name, path))
+        for path in sorted(student.glob("*/*.ipynb")):
+            if kata := _kata_of(path):
+                jobs.append(Job(student.name, kata.name, path, assignment=path.parent.name))
+    return jobs
+
+
+def read_code(job: Job) -> tuple[str, str]:
+    """The code to grade, and why it cannot be graded ('' when it can)."""
+    from .judge import read_submission
+
+    text, problem = read_submission(job.path)
+    if problem or job.path.suffix != ".ipynb":
+        return text, problem
+    try:
+        return notebooks.solution_code(json.loads(text)), ""
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        return "", f"{job.path.name} is not a readable notebook ({type(exc).__name__}: {exc})"
+
+
+# -- the grading processes ------------------------------------------------------------------
+
+_worker: Worker | None = None
+
+
+def _start(limits: Limits, hidden: tuple[Path, ...]) -> None:
+    """In each grading process: one warm worker for all its jobs."""
+    global _worker
+    _worker = Worker(limits, hidden=hidden)
+    _worker.start()
+
+
+def _grade(job: Job, seed: int) -> tuple[Job, dict[str, Any]]:
+    from .judge import grade_source
+
+    assert _worker is not None
+    code, problem = read_code(job)
+    result = grade_source(
+        catalog.find(job.kata), code, str(job.path), problem=problem, seed=seed, worker=_worker
+    )
+    if problem or not result.checks:
+        status = "error"  # could not be read at all
+    elif result.passed:
+        status = "passed"
+    else:
+        status = "partial" if result.score > 0 else "failed"
+    record = {
+        "fingerprint": fingerprint(code),
+        "status": status,
+        "scores": {check.check: check.score for check in result.checks},
+        "result": result.to_gradescope(),
+    }
+    return job, record
+
+
+# -- the batch ------------------------------------------------------------------------------
+
+
+class Batch:
+    """A batch's jobs and its output folder: what is done, what is left."""
+
+    def __init__(self, root: Path, out: Path) -> None:
+        root = root.resolve()
+        if (root / "submitted").is_dir():  # an nbgrader course directory was named
+            root = root / "submitted"
+        self.root = root
+        self.out = out.resolve()
+        # nbgrader's layout: the course holds the gradebook, and source/ holds the references
+        self.course = root.parent if (root.parent / "gradebook.db").is_file() else None
+        self.jobs = find_jobs(root)
+
+    def _record_path(self, job: Job) -> Path:
+        return self.out / "graded" / job.student / f"{job.kata}.json"
+
+    def record(self, job: Job) -> dict[str, Any] | None:
+        try:
+            return json.loads(self._record_path(job).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    def pending(self) -> list[Job]:
+        """Jobs without a saved grade of the same code (a resubmission is graded again)."""
+        left = []
+        for job in self.jobs:
+            saved = self.record(job)
+            if saved is None or saved.get("fingerprint") != fingerprint(read_code(job)[0]):
+                left.append(job)
+        return left
+
+    def save(self, job: Job, record: dict[str, Any]) -> None:
+        path = self._record_path(job)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".json.partial")
+        partial.write_text(json.dumps(record), encoding="utf-8")
+        partial.replace(path)  # atomic: an interrupted batch never leaves half a record
+
+    def run(
+        self,
+        limits: Limits,
+        processes: int,
+        seed: int | None = None,
+        advance: Callable[[Job], None] = lambda job: None,
+    ) -> None:
+        """Grade what is pending on `processes` processes; `advance` after each job."""
+        from . import judge  # noqa: F401  imported before forking, so no process pays again
+
+        todo = self.pending()
+        if not todo:
+            return
+        seed = secrets.randbelow(2**31) if seed is None else seed
+        self.out.mkdir(parents=True, exist_ok=True)
+        # no submission may read the others, the grades, or the course's references
+        hidden = (self.root, self.out, *([self.course] if self.course else []))
+        context = multiprocessing.get_context("fork")
+        with context.Pool(min(processes, len(todo)), _start, (limits, hidden)) as pool:
+            for job, record in pool.imap_unordered(_grade_star, [(j, seed) for j in todo]):
+                self.save(job, record)
+                advance(job)
+
+    def records(self) -> Iterator[tuple[Job, dict[str, Any]]]:
+        for job in self.jobs:
+            if (saved := self.record(job)) is not None:
+                yield job, saved
+
+    def write_reports(self) -> tuple[Path, int]:
+        """scores.csv and <student>.json; returns the CSV's path and how many rows it has."""
+        by_student: dict[str, list[dict[str, Any]]] = {}
+        rows = []
+        for job, saved in self.records():
+            doc = saved["result"]
+            by_student.setdefault(job.student, []).append(doc)
+            rows.append(
+                {
+                    "student": job.student,
+                    "kata": job.kata,
+                    "score": doc["score"],
+                    "max_score": doc["max_score"],
+                    "status": saved["status"],
+                }
+            )
+        for student, docs in by_student.items():
+            path = self.out / f"{student}.json"
+            path.write_text(json.dumps(docs, indent=2) + "\n", encoding="utf-8")
+        table = self.out / "scores.csv"
+        with table.open("w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=CSV_FIELDS)
+            writer.writeheader()
+            writer.writerows(rows)
+        return table, len(rows)
+
+    def write_gradebook(self) -> int:
+        """For the nbgrader layout: each check's score into the course's gradebook."""
+        from nbgrader.api import Gradebook, MissingEntry
+
+        if self.course is None:
+            return 0
+        written = 0
+        with Gradebook(f"sqlite:///{self.course / 'gradebook.db'}") as gb:
+            for job, saved in self.records():
+                if not job.assignment:
+                    continue
+                try:
+                    gb.update_or_create_submission(job.assignment, job.student)
+                    for check, score in saved["scores"].items():
+                        grade = gb.find_grade(check, job.kata, job.assignment, job.student)
+                        grade.auto_score = score
+                        grade.needs_manual_grade = False
+                except MissingEntry:
+                    continue  # not an assignment or notebook of this course's gradebook
+                written += 1
+            gb.db.commit()
+        return written
+
+
+def _grade_star(args: tuple[Job, int]) -> tuple[Job, dict[str, Any]]:
+    return _grade(*args)
+
+
+def default_processes() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

@@ -1,0 +1,220 @@
+"""A course through real nbgrader: build, generate_assignment, validate, autograde with our
+judge, the gradebook, generate_feedback; and the same scores as `grade --file`."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from grader import catalog, notebooks
+from grader.sandbox import sandbox_mode
+
+from .conftest import run_grade, with_override
+from .variants.ex03_gather_nll import WRONG
+
+pytest.importorskip("nbgrader")
+from nbgrader.api import Gradebook  # noqa: E402
+
+KATA = catalog.find("ex03")
+SEED = 20261122
+CHECK_SECONDS = 1.5  # the hanging notebook costs this per check
+TITLES = {check.name: check.title for check in notebooks.checks_of(KATA)}
+
+
+def nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run nbgrader in the course; its alembic step needs our venv's bin on PATH."""
+    bin_dir = str(Path(sys.executable).parent)
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    done = subprocess.run(
+        [sys.executable, "-m", "nbgrader", *args],
+        cwd=course,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
+    assert done.returncode == 0, f"nbgrader {' '.join(args)}:\n{done.stdout}\n{done.stderr[-4000:]}"
+    return done
+
+
+@dataclass
+class Submission:
+    code: str  # the solution cell
+    extra_cell: str = ""  # an unmarked cell after it, if any
+
+
+def _submissions(course: Path) -> dict[str, Submission]:
+    reference = KATA.solution_path.read_text()
+    wrong = with_override("ex03", WRONG["ex03/missing-minus"])
+    source_nb = course / "source" / "katas" / f"{KATA.name}.ipynb"
+    return {
+        "reference": Submission(reference),
+        "wrong": Submission(wrong),
+        "patches_allclose": Submission(
+            wrong + "\nimport torch\ntorch.allclose = lambda *a, **k: True\n"
+        ),
+        "extra_cell": Submission(wrong, extra_cell=reference),
+        "input_transformer": Submission(
+            wrong + "\ntry:\n    get_ipython().input_transformers_post.append(lambda lines: [])\n"
+            "except NameError:\n    pass\n"
+        ),
+        "reads_source": Submission(
+            wrong
+            + "\nimport json\ntry:\n"
+            + f"    _nb = json.load(open({str(source_nb)!r}))\n"
+            + "    exec(''.join(_nb['cells'][1]['source']).split('### BEGIN SOLUTION')[1]"
+            + ".split('### END SOLUTION')[0])\n"
+            + "except OSError:\n    pass\n"
+        ),
+        "warns": Submission(
+            reference.replace(
+                "def nll_loss",
+                "import sys\nimport warnings\n\nwarnings.warn('a deprecation')\n"
+                "print('noise on stderr', file=sys.stderr)\n\n\ndef nll_loss",
+            )
+        ),
+        "exits": Submission("import os\n\nos._exit(0)\n" + reference),
+        "hangs": Submission("while True:\n    pass\n" + reference),
+    }
+
+
+def _submit(course: Path, student: str, submission: Submission) -> None:
+    release = json.loads((course / "release" / "katas" / f"{KATA.name}.ipynb").read_text())
+    nb = copy.deepcopy(release)
+    cells = nb["cells"]
+    at = next(
+        i
+        for i, cell in enumerate(cells)
+        if cell["metadata"].get("nbgrader", {}).get("grade_id") == notebooks.SOLUTION_ID
+    )
+    cells[at]["source"] = submission.code
+    if submission.extra_cell:
+        extra = {"cell_type": "code", "id": "extra", "metadata": {}, "outputs": []}
+        cells.insert(at + 1, {**extra, "execution_count": None, "source": submission.extra_cell})
+    folder = course / "submitted" / student / "katas"
+    folder.mkdir(parents=True)
+    (folder / f"{KATA.name}.ipynb").write_text(json.dumps(nb))
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A course of ex03 taken from build to feedback, once for all the tests here."""
+    course = tmp_path_factory.mktemp("course")
+    built = run_grade("nbgrader", "build", str(course), "--katas", "ex03")
+    assert built.returncode == 0, built.stderr
+    nbgrader(course, "generate_assignment", "katas")
+    submissions = _submissions(course)
+    for student, submission in submissions.items():
+        nbgrader(course, "db", "student", "add", student)
+        _submit(course, student, submission)
+    nbgrader(
+        course,
+        "autograde",
+        "katas",
+        f"--JudgeSolutions.seed={SEED}",
+        f"--JudgeSolutions.check_seconds={CHECK_SECONDS}",
+    )
+    nbgrader(course, "generate_feedback", "katas")
+    return course
+
+
+def _grades(course: Path, student: str) -> dict[str, tuple[float | None, bool]]:
+    """The gradebook's (auto score, needs manual grade) of each check cell."""
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        nb = gb.find_submission_notebook(KATA.name, "katas", student)
+        return {g.name: (g.auto_score, g.needs_manual_grade) for g in nb.grades}
+
+
+def _score(course: Path, student: str) -> float:
+    grades = _grades(course, student)
+    assert not any(manual for _, manual in grades.values()), f"{student}: left for manual grading"
+    return sum(score for score, _ in grades.values())
+
+
+def _failed(course: Path, student: str) -> set[str]:
+    return {name for name, (score, _) in _grades(course, student).items() if not score}
+
+
+def _feedback(course: Path, student: str) -> str:
+    return (course / "feedback" / student / "katas" / f"{KATA.name}.html").read_text()
+
+
+def test_source_validates_and_release_fails_every_check(course: Path) -> None:
+    source = nbgrader(course, "validate", f"source/katas/{KATA.name}.ipynb")
+    assert "Success!" in source.stdout, f"the source notebook fails its checks:\n{source.stdout}"
+    release = nbgrader(course, "validate", "--invert", f"release/katas/{KATA.name}.ipynb")
+    assert "Success!" in release.stdout, f"a check passes on the stub:\n{release.stdout}"
+
+
+def test_release_shows_the_stub_and_no_hidden_tests(course: Path) -> None:
+    text = (course / "release" / "katas" / f"{KATA.name}.ipynb").read_text()
+    release = json.loads(text)
+    _, stub_code = notebooks.docstring_and_code(KATA.exercise_path.read_text())
+    assert notebooks.solution_code(release).strip() == stub_code.strip(), "release != stub"
+    for leak in ("BEGIN HIDDEN TESTS", "run_check", "BEGIN SOLUTION", "def _reduce"):
+        assert leak not in text, f"the release shows {leak!r}"
+
+
+def test_reference_gets_full_marks(course: Path) -> None:
+    assert _score(course, "reference") == KATA.points
+
+
+def test_wrong_answer_loses_exactly_the_checks_it_fails(course: Path) -> None:
+    assert _failed(course, "wrong") == {
+        "test_nll_loss_picks_the_target",
+        "test_nll_loss_mean_and_sum",
+    }
+
+
+@pytest.mark.parametrize(
+    "student", ["patches_allclose", "extra_cell", "input_transformer", "reads_source"]
+)
+def test_tampering_does_not_raise_the_score(course: Path, student: str) -> None:
+    if student == "reads_source" and sandbox_mode() != "bubblewrap":
+        pytest.skip("only the sandbox hides the course's source/ folder")
+    assert _score(course, student) == _score(course, "wrong"), f"{student} was inflated"
+
+
+def test_warnings_on_stderr_do_not_cost_points(course: Path) -> None:
+    assert _score(course, "warns") == KATA.points
+
+
+@pytest.mark.parametrize(
+    ("student", "reason"),
+    [("exits", "ended its process without answering"), ("hangs", "did not finish within")],
+)
+def test_exit_or_hang_is_an_explicit_zero_with_a_reason(
+    course: Path, student: str, reason: str
+) -> None:
+    assert _score(course, student) == 0
+    assert reason in _feedback(course, student), f"the feedback does not say why ({reason})"
+
+
+def test_feedback_has_our_diagnosis_and_no_hidden_source(course: Path) -> None:
+    html = _feedback(course, "wrong")
+    assert "got -" in html and "expected" in html, "the diagnosis is missing from the feedback"
+    for leak in ("BEGIN HIDDEN TESTS", "run_check", "def test_"):
+        assert leak not in html, f"the feedback shows hidden test source ({leak!r})"
+
+
+@pytest.mark.parametrize("student", ["reference", "wrong", "warns", "exits"])
+def test_same_scores_as_grade_file(course: Path, student: str, tmp_path: Path) -> None:
+    nb = json.loads((course / "submitted" / student / "katas" / f"{KATA.name}.ipynb").read_text())
+    path = tmp_path / f"{KATA.name}.py"
+    path.write_text(notebooks.solution_code(nb))
+    done = run_grade(
+        "ex03", "--file", str(path), "--json", "--seed", str(SEED),
+        "--time-limit", str(CHECK_SECONDS),
+    )  # fmt: skip
+    graded = json.loads(done.stdout)
+    by_title = {t["name"]: t["score"] for t in graded["tests"]}
+    grades = _grades(course, student)
+    through_nbgrader = {TITLES[name]: score for name, (score, _) in grades.items()}
+    assert through_nbgrader == by_title, f"{student}: nbgrader and grade --file disagree"
