@@ -29,4 +29,4 @@ grade: $(BIN)/grade sandbox
 
 test: $(VENV)/.dev sandbox
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -n auto
+	$(BIN)/python -m pytest -n auto --dist loadgroup

@@ -91,15 +91,16 @@ def _start(limits: Limits, hidden: tuple[Path, ...]) -> None:
 
 
 def _grade(job: Job, seed: int) -> tuple[Job, dict[str, Any]]:
-    from .judge import grade_source
+    from . import judge
 
     assert _worker is not None
     code, problem = read_code(job)
-    result = grade_source(
+    result = judge.grade_source(
         catalog.find(job.kata), code, str(job.path), problem=problem, seed=seed, worker=_worker
     )
-    if problem or not result.checks:
-        status = "error"  # could not be read at all
+    broke = any(check.output.startswith(judge.WORKER_BROKE) for check in result.checks)
+    if problem or broke or not result.checks:
+        status = "error"  # unreadable, or the grader could not run it: graded again on resume
     elif result.passed:
         status = "passed"
     else:
@@ -143,7 +144,11 @@ class Batch:
         left = []
         for job in self.jobs:
             saved = self.record(job)
-            if saved is None or saved.get("fingerprint") != fingerprint(read_code(job)[0]):
+            if (
+                saved is None
+                or saved.get("status") == "error"
+                or saved.get("fingerprint") != fingerprint(read_code(job)[0])
+            ):
                 left.append(job)
         return left
 

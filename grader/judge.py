@@ -33,6 +33,7 @@ PYTEST_ARGS = [
     *("-p", "no:unraisableexception", "-p", "no:threadexception"),
     *("--assert=plain", "--rootdir", str(CHECKS_DIR), "-c", os.devnull),
 ]
+WORKER_BROKE = "could not run your code"  # the worker failed, not the learner's code
 PRINTED_SHOWN = 600  # characters of the learner's printed output shown with a failure
 
 
@@ -145,13 +146,20 @@ class Learner:
         return self._interpret(outcome, what, forbid)
 
     def _interpret(self, outcome: JobOutcome, what: str, forbid: kit.Forbidden | None) -> Any:
+        if outcome.timed_out and not outcome.loaded:
+            # importing the file is the same in every check: the others need not wait again
+            self._session.problem = (
+                f"importing your file did not finish within {self._seconds:g} s: code at the "
+                "top level of the file runs on import (an infinite loop there?)"
+            )
+            raise kit.LearnerTimedOut(self._session.problem)
         if outcome.timed_out:
             raise kit.LearnerTimedOut(
                 f"{what} did not finish within the {self._seconds:g} s limit: an infinite loop, "
                 "or far more work than needed?"
             )
         if outcome.broken:
-            raise kit.LearnerBroke(f"could not run your code: {outcome.broken}")
+            raise kit.LearnerBroke(f"{WORKER_BROKE}: {outcome.broken}")
         reply = outcome.reply
         if reply is None:
             raise kit.LearnerBroke(

@@ -50,6 +50,7 @@ class JobOutcome:
     timed_out: bool = False
     elapsed: float = 0.0  # seconds from sending the job to its end (start-up excluded)
     broken: str | None = None  # the worker spoke garbage or died
+    loaded: bool = False  # the learner's file finished importing in this job
 
 
 @cache
@@ -96,7 +97,8 @@ def _bubblewrap_command(python: str, also_hidden: tuple[Path, ...]) -> list[str]
     ]
     private_tmp = Path("/tmp")  # a fresh tmpfs: the worker's own scratch space
     # the checks, the project holding the references, and whatever the caller adds
-    hidden = [PROJECT_ROOT, PACKAGE_DIR, *also_hidden]
+    # (parents first: a tmpfs mounted over a parent would bury an earlier one on its child)
+    hidden = sorted({PROJECT_ROOT, PACKAGE_DIR, *also_hidden}, key=lambda p: len(p.parts))
     for path in (private_tmp, *hidden):
         command += ["--tmpfs", str(path)]
     # what the worker runs on comes back into view, even from under a hidden dir or /tmp
@@ -267,6 +269,8 @@ class Worker:
                     deadline = forked + seconds
                     if self.mode != "bubblewrap":  # in bubblewrap the pid is the namespace's own
                         self._child_pid = int(message["pid"])
+                elif op == "loaded":
+                    outcome.loaded = True
                 elif op == "reply" and outcome.reply is None:
                     outcome.reply = message
                 elif op == "done":

@@ -325,3 +325,12 @@ def center_rows(x):
         )
         check = grade_source("ex02", source).by_name(CENTER)
     assert check["status"] == "failed" and "center_rows() raised" in check["output"]
+
+
+def test_a_hang_on_import_costs_one_time_limit_not_one_per_check(grade_source) -> None:
+    started = time.monotonic()
+    result = grade_source("ex03", "while True:\n    pass\n", "--time-limit", "3")
+    assert time.monotonic() - started < 20, "every check waited for the same hang"
+    assert result["score"] == 0
+    for check in result["tests"]:
+        assert "importing your file did not finish within 3 s" in check["output"], check["output"]

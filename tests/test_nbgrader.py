@@ -22,6 +22,8 @@ from .variants.ex03_gather_nll import WRONG
 pytest.importorskip("nbgrader")
 from nbgrader.api import Gradebook  # noqa: E402
 
+pytestmark = pytest.mark.xdist_group("nbgrader")  # one course, built once, for these tests
+
 KATA = catalog.find("ex03")
 SEED = 20261122
 CHECK_SECONDS = 1.5  # the hanging notebook costs this per check
@@ -218,3 +220,15 @@ def test_same_scores_as_grade_file(course: Path, student: str, tmp_path: Path) -
     grades = _grades(course, student)
     through_nbgrader = {TITLES[name]: score for name, (score, _) in grades.items()}
     assert through_nbgrader == by_title, f"{student}: nbgrader and grade --file disagree"
+
+
+def test_batch_grades_the_course_like_autograde(course: Path) -> None:
+    before = {student: _grades(course, student) for student in ("reference", "wrong", "exits")}
+    done = run_grade(
+        "batch", str(course), "--seed", str(SEED), "--time-limit", str(CHECK_SECONDS),
+        "--out", str(course.parent / f"{course.name}-grades"),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "scores written to" in done.stdout
+    after = {student: _grades(course, student) for student in before}
+    assert after == before, "grade batch and nbgrader autograde disagree"

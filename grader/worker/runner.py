@@ -13,6 +13,7 @@ import linecache
 import sys
 import traceback
 import types
+from collections.abc import Callable
 from typing import Any
 
 from . import wire
@@ -78,8 +79,8 @@ def run_task(module: types.ModuleType, task: dict[str, Any]) -> Any:
     return result, sorted(used)
 
 
-def run_job(job: dict[str, Any]) -> dict[str, Any]:
-    """Load the learner's source and run the job's task; never raises."""
+def run_job(job: dict[str, Any], loaded: Callable[[], None] = lambda: None) -> dict[str, Any]:
+    """Load the learner's source, call `loaded`, and run the job's task; never raises."""
     filename = job["filename"]
     try:
         module = load_module(job["source"], filename)
@@ -95,6 +96,7 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         }
     except BaseException as exc:  # anything at import time, SystemExit included
         return {"load_error": {"kind": "raised", **describe_exception(exc, filename)}}
+    loaded()
     return answer(module, job["task"], filename)
 
 

@@ -45,7 +45,10 @@ def _child(job: dict[str, Any], channel: int, out_w: int) -> None:
     os.close(out_w)
     sys.stdout = open(1, "w", closefd=False, buffering=1)  # noqa: SIM115
     sys.stderr = open(2, "w", closefd=False, buffering=1)  # noqa: SIM115
-    reply = runner.run_job(job)
+    # "loaded" tells the judge a hang is in the task, not on import (where every check would hang)
+    reply = runner.run_job(
+        job, loaded=lambda: wire.write_frame(channel, {"op": "loaded", "nonce": job["nonce"]})
+    )
     reply.update(op="reply", nonce=job["nonce"])
     try:
         frame = wire.dumps(reply)
