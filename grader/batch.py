@@ -161,15 +161,15 @@ class Batch:
 
     def run(
         self,
+        todo: list[Job],
         limits: Limits,
         processes: int,
         seed: int | None = None,
         advance: Callable[[Job], None] = lambda job: None,
     ) -> None:
-        """Grade what is pending on `processes` processes; `advance` after each job."""
+        """Grade `todo` (see pending()) on `processes` processes; `advance` after each job."""
         from . import judge  # noqa: F401  imported before forking, so no process pays again
 
-        todo = self.pending()
         if not todo:
             return
         seed = secrets.randbelow(2**31) if seed is None else seed

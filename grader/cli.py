@@ -241,6 +241,7 @@ def _batch(argv: list[str]) -> int:
         task = bar.add_task("grading", total=len(work.jobs), completed=done_before)
         try:
             work.run(
+                todo,
                 Limits(check_seconds=args.time_limit),
                 args.jobs,
                 seed=args.seed,

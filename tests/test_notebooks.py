@@ -71,10 +71,14 @@ def test_notebook_has_a_cell_per_check_with_its_points(kata: Kata) -> None:
 
 
 @pytest.mark.parametrize("kata", KATAS, ids=lambda k: k.id)
-def test_source_solution_cell_runs_as_the_reference(kata: Kata) -> None:
+def test_source_solution_cell_is_the_stub_then_the_reference(kata: Kata) -> None:
     """Stub first, then the reference: the reference's definitions are the ones left."""
     code = notebooks.solution_cell_source(kata)
-    assert code.index("### BEGIN SOLUTION") < code.index("### END SOLUTION")
+    _, stub = notebooks.docstring_and_code(kata.exercise_path.read_text())
+    _, reference = notebooks.docstring_and_code(kata.solution_path.read_text())
+    before, region = code.split("### BEGIN SOLUTION\n")
+    assert before.strip() == stub.strip(), "the cell does not start with the stub"
+    assert region == f"{reference}### END SOLUTION\n", "the solution region is not the reference"
     compile(code, kata.name, "exec")  # the whole cell is valid Python
 
 
