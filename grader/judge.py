@@ -69,6 +69,7 @@ class Session:
     limits: Limits
     seed: int
     deadline: float
+    run_id: str = field(default_factory=lambda: secrets.token_hex(8))
     results: list[CheckResult] = field(default_factory=list)
 
 
@@ -86,11 +87,15 @@ def _load_error_message(error: dict[str, Any]) -> str:
 class Learner:
     """The learner's module, as seen from a check: every call runs in the worker."""
 
-    def __init__(self, session: Session, seconds: float, imports: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, session: Session, seconds: float, seed: int, imports: tuple[str, ...] = ()
+    ) -> None:
         self._session = session
         self._seconds = seconds
+        self._seed = seed  # the worker's random state for this check's calls
         self._imports = imports
         self._used = 0.0  # time the learner's code ran in this check (not worker start-up)
+        self._calls = 0
         self.printed = ""
 
     @property
@@ -140,7 +145,16 @@ class Learner:
                 f"not run: the whole grading run hit its limit of {session.limits.run_seconds:g} s"
             )
         seconds = min(self._seconds - self._used, run_left)
-        outcome = session.worker.run(session.source, session.filename, task, seconds, self._imports)
+        self._calls += 1
+        outcome = session.worker.run(
+            session.source,
+            session.filename,
+            task,
+            seconds,
+            self._imports,
+            run=session.run_id,
+            seed=self._seed + self._calls,
+        )
         self._used += outcome.elapsed
         self.printed += outcome.output
         return self._interpret(outcome, what, forbid)
@@ -161,13 +175,21 @@ class Learner:
         if outcome.broken:
             raise kit.LearnerBroke(f"{WORKER_BROKE}: {outcome.broken}")
         reply = outcome.reply
+        if reply is None and not outcome.loaded:
+            self._session.problem = (
+                f"importing your file ended its process without answering ({outcome.status}): "
+                "sys.exit, os._exit or a crash at the top level of your file?"
+            )
+            raise kit.LearnerBroke(self._session.problem)
         if reply is None:
             raise kit.LearnerBroke(
                 f"{what} ended its process without answering ({outcome.status}): "
                 "sys.exit, os._exit or a crash in your code?"
             )
         if "load_error" in reply:
-            raise kit.LearnerBroke(_load_error_message(reply["load_error"]))
+            # importing the file fails the same way for every check: the others fail at once
+            self._session.problem = _load_error_message(reply["load_error"])
+            raise kit.LearnerBroke(self._session.problem)
         if "missing" in reply:
             raise kit.LearnerMissing(
                 f"your file does not define `{reply['missing']}`: keep the name and signature "
@@ -225,7 +247,8 @@ class JudgePlugin:
         seconds = float(marker.args[0]) if marker else self.session.limits.check_seconds
         # a check file's WORKER_IMPORTS are imported once in the worker, not in every child
         imports = tuple(getattr(request.module, "WORKER_IMPORTS", ()))
-        proxy = Learner(self.session, seconds, imports)
+        seed = _check_seed(self.session.seed, request.node.nodeid) + 2
+        proxy = Learner(self.session, seconds, seed, imports)
         request.node.stash[_LEARNER] = proxy
         return proxy
 

@@ -41,9 +41,12 @@ class KernelWorker:
         task: dict[str, Any],
         seconds: float,
         imports: tuple[str, ...] = (),
+        *,
+        run: str = "",
+        seed: int | None = None,
     ) -> JobOutcome:
         started = time.monotonic()
-        reply = runner.answer(self._module, task, filename)
+        reply = runner.answer(self._module, task, filename, seed)
         return JobOutcome(reply=reply, elapsed=time.monotonic() - started)
 
     def close(self) -> None:

@@ -29,6 +29,7 @@ from .catalog import PACKAGE_DIR, PROJECT_ROOT
 from .worker import wire
 
 _PR_SET_PDEATHSIG = 1
+STUCK_SECONDS = 5.0  # grace beyond a job's limit before the worker itself counts as stuck
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,7 @@ class Worker:
         }
         if self.mode == "bubblewrap":
             command, cwd = _bubblewrap_command(python, self.hidden), None
+            env["KATAS_PID_NAMESPACE"] = "1"  # the worker may kill any stray process it sees
         else:
             self._scratch = tempfile.TemporaryDirectory(prefix="katas-worker-")
             command, cwd = [python, "-m", "grader.worker"], self._scratch.name
@@ -219,12 +221,17 @@ class Worker:
         task: dict[str, Any],
         seconds: float,
         imports: tuple[str, ...] = (),
+        *,
+        run: str = "",
+        seed: int | None = None,
     ) -> JobOutcome:
-        """Run one task on the learner's source in a fresh child, within `seconds`.
+        """Run one task on the learner's source within `seconds`.
 
+        Tasks with the same `run` id share a child that loaded the source once; another id
+        gets a fresh child. `seed` seeds the child's random state before the task.
         `imports` are modules the worker imports once, before forking, so that no child pays
         for them (torch.optim's first step imports torch._dynamo: seconds). The clock starts
-        when the child is forked.
+        when the worker hands the task over.
         """
         start_deadline = time.monotonic() + self.limits.startup_seconds
         try:
@@ -238,9 +245,12 @@ class Worker:
         job = {
             "op": "job",
             "nonce": nonce,
+            "run": run or nonce,
             "source": source,
             "filename": filename,
             "task": task,
+            "seed": seed,
+            "seconds": seconds,
             "imports": list(imports),
         }
         outcome = JobOutcome()
@@ -256,17 +266,17 @@ class Worker:
                     outcome.elapsed = time.monotonic() - forked
                 if message is None:
                     self.close()
-                    if forked is None:
-                        outcome.broken = "the worker did not start the job in time"
-                    else:
-                        outcome.timed_out = True
+                    outcome.broken = "the worker did not " + (
+                        "start the job in time" if forked is None else "end the job in time"
+                    )
                     return outcome
                 if message.get("nonce") != nonce:
                     continue  # stale or forged: not an answer to this job
                 op = message.get("op")
                 if op == "started" and forked is None:
                     forked = time.monotonic()
-                    deadline = forked + seconds
+                    # the worker enforces `seconds`; past this it is stuck and is restarted
+                    deadline = forked + seconds + STUCK_SECONDS
                     if self.mode != "bubblewrap":  # in bubblewrap the pid is the namespace's own
                         self._child_pid = int(message["pid"])
                 elif op == "loaded":
@@ -274,7 +284,7 @@ class Worker:
                 elif op == "reply" and outcome.reply is None:
                     outcome.reply = message
                 elif op == "done":
-                    self._child_pid = None
+                    outcome.timed_out = bool(message.get("timed_out"))
                     outcome.status = str(message.get("status", ""))
                     outcome.output = str(message.get("output", ""))
                     outcome.output_bytes = int(message.get("output_bytes", 0))

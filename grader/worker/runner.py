@@ -1,19 +1,19 @@
 """Runs one job on learner code, inside a forked child of the worker.
 
 This is the only place learner code is executed. It loads the learner's source
-as a fresh module, runs one task (a plain call or a trusted scenario), and
-answers with plain data. The child is thrown away afterwards, so nothing the
-learner patched survives into the next check.
+as a fresh module and runs tasks on it (a plain call or a trusted scenario),
+answering each with plain data. The child serves one grading run of one
+submission and is thrown away afterwards: nothing it patched reaches another.
 """
 
 from __future__ import annotations
 
 import importlib
 import linecache
+import random
 import sys
 import traceback
 import types
-from collections.abc import Callable
 from typing import Any
 
 from . import wire
@@ -79,29 +79,36 @@ def run_task(module: types.ModuleType, task: dict[str, Any]) -> Any:
     return result, sorted(used)
 
 
-def run_job(job: dict[str, Any], loaded: Callable[[], None] = lambda: None) -> dict[str, Any]:
-    """Load the learner's source, call `loaded`, and run the job's task; never raises."""
-    filename = job["filename"]
+def load(source: str, filename: str) -> tuple[types.ModuleType | None, dict[str, Any] | None]:
+    """Import the learner's source: the module, or None and the reply that says why not."""
     try:
-        module = load_module(job["source"], filename)
+        return load_module(source, filename), None
     except SyntaxError as exc:
-        return {
-            "load_error": {
-                "kind": "syntax",
-                "line": exc.lineno,
-                "offset": exc.offset,
-                "message": exc.msg,
-                "text": (exc.text or "").rstrip(),
-            }
+        error = {
+            "kind": "syntax",
+            "line": exc.lineno,
+            "offset": exc.offset,
+            "message": exc.msg,
+            "text": (exc.text or "").rstrip(),
         }
     except BaseException as exc:  # anything at import time, SystemExit included
-        return {"load_error": {"kind": "raised", **describe_exception(exc, filename)}}
-    loaded()
-    return answer(module, job["task"], filename)
+        error = {"kind": "raised", **describe_exception(exc, filename)}
+    return None, {"load_error": error}
 
 
-def answer(module: types.ModuleType, task: dict[str, Any], filename: str) -> dict[str, Any]:
-    """Run `task` on a loaded module; the reply as plain data (never raises)."""
+def answer(
+    module: types.ModuleType, task: dict[str, Any], filename: str, seed: int | None = None
+) -> dict[str, Any]:
+    """Run `task` on a loaded module; the reply as plain data (never raises).
+
+    `seed` seeds the global random state first, so a task's draws do not depend on the
+    tasks that ran before it in the same process.
+    """
+    if seed is not None:
+        import torch
+
+        random.seed(seed)
+        torch.manual_seed(seed)
     try:
         result, forbidden_used = run_task(module, task)
     except Missing as exc:

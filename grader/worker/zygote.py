@@ -1,14 +1,19 @@
-"""The worker process: imports torch once, then forks a fresh child per job.
+"""The worker process: imports torch once, then forks a child per grading run.
 
 Started by the judge (inside the sandbox when there is one) with the protocol
 on stdin/stdout. Forking a process that has already imported torch costs
-milliseconds, so every check gets a clean child: a crash, an exit or a
-monkeypatch in one check cannot touch another.
+milliseconds; the child loads the learner's file once and then answers that
+run's tasks one after another, so a check costs a message rather than a fork.
+A child that crashes, exits, overruns its time limit or speaks garbage is
+killed, and the run's next task gets a fresh one. Another run (another
+submission) always gets a fresh child, and in the sandbox every process the
+previous one left behind is killed first.
 
-Protocol: the worker sends {"op": "ready"}; for each {"op": "job", "nonce"} it
-sends {"op": "started", "nonce", "pid"}, the child answers {"op": "reply",
-"nonce", ...}, and the worker sends {"op": "done", "nonce", "status", "output"}
-once the child has gone.
+Protocol: the worker sends {"op": "ready"}. For each {"op": "job", "nonce",
+"run", "source", "filename", "task", "seed", "seconds", "imports"} it sends
+{"op": "started", "nonce", "pid"}, then {"op": "loaded", "nonce"} once the file
+is imported, {"op": "reply", "nonce", ...} with the child's answer, and
+{"op": "done", "nonce", "status", "timed_out", "output", "output_bytes"}.
 """
 
 from __future__ import annotations
@@ -21,11 +26,14 @@ import resource
 import select
 import signal
 import sys
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import runner, wire
 
 OUTPUT_KEPT = 16 * 1024  # bytes of the learner's printed output kept per job
+IN_OWN_PID_NAMESPACE = os.environ.get("KATAS_PID_NAMESPACE") == "1"
 
 
 def _set_limits() -> None:
@@ -35,28 +43,34 @@ def _set_limits() -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
-def _child(job: dict[str, Any], channel: int, out_w: int) -> None:
-    """Runs in the forked child: never returns."""
-    os.setpgid(0, 0)
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
-        signal.signal(sig, signal.SIG_DFL)
-    os.dup2(out_w, 1)
-    os.dup2(out_w, 2)
-    os.close(out_w)
-    sys.stdout = open(1, "w", closefd=False, buffering=1)  # noqa: SIM115
-    sys.stderr = open(2, "w", closefd=False, buffering=1)  # noqa: SIM115
-    # "loaded" tells the judge a hang is in the task, not on import (where every check would hang)
-    reply = runner.run_job(
-        job, loaded=lambda: wire.write_frame(channel, {"op": "loaded", "nonce": job["nonce"]})
-    )
-    reply.update(op="reply", nonce=job["nonce"])
+def _serve(job: dict[str, Any], tasks: int, replies: int, output: int) -> None:
+    """The forked child: load the file, then answer tasks until told to stop. Never returns."""
+    me = os.getpid()
     try:
-        frame = wire.dumps(reply)
-        if len(frame) > wire.MAX_FRAME:
-            frame = wire.dumps({"op": "reply", "nonce": job["nonce"], "too_large": len(frame)})
-        view = memoryview(frame)
-        while view:
-            view = view[os.write(channel, view) :]
+        os.setpgid(0, 0)
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
+            signal.signal(sig, signal.SIG_DFL)
+        os.dup2(output, 1)
+        os.dup2(output, 2)
+        os.close(output)
+        sys.stdout = open(1, "w", closefd=False, buffering=1)  # noqa: SIM115
+        sys.stderr = open(2, "w", closefd=False, buffering=1)  # noqa: SIM115
+        filename = job["filename"]
+        module, failed = runner.load(job["source"], filename)
+        if module is not None:
+            # a hang after this is in a task, not on import (where every check would hang)
+            wire.write_frame(replies, {"op": "loaded"})
+        while (message := wire.read_frame_blocking(tasks)) is not None:
+            reply = failed or runner.answer(module, message["task"], filename, message["seed"])
+            if os.getpid() != me:  # learner code forked and its copy returned here
+                break
+            frame = wire.dumps({"op": "reply", **reply})
+            if len(frame) > wire.MAX_FRAME:
+                frame = wire.dumps({"op": "reply", "too_large": len(frame)})
+            sys.stdout.flush()  # what the task printed is in the pipe before its answer
+            view = memoryview(frame)
+            while view:
+                view = view[os.write(replies, view) :]
     finally:
         os._exit(0)  # also ends any thread the learner left running
 
@@ -69,46 +83,171 @@ def _describe_status(status: int) -> str:
     return "exited normally" if code == 0 else f"exited with status {code}"
 
 
-def _run(job: dict[str, Any], channel: int) -> None:
-    for name in job.get("imports", []):
-        if name.startswith("torch"):  # imported once here, so no child pays for it
-            importlib.import_module(name)
-    out_r, out_w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(out_r)
-        _child(job, channel, out_w)
-    os.close(out_w)
-    wire.write_frame(channel, {"op": "started", "nonce": job["nonce"], "pid": pid})
-    kept = bytearray()
-    total = 0
-    status = None
-    while status is None:
-        ready, _, _ = select.select([out_r], [], [], 0.02)
-        if ready:
-            chunk = os.read(out_r, 1 << 16)
-            total += len(chunk)
-            kept += chunk[: max(0, OUTPUT_KEPT - len(kept))]
-        done, code = os.waitpid(pid, os.WNOHANG)
-        if done:
-            status = code
-    os.close(out_r)
-    with contextlib.suppress(OSError):  # leftovers of the job (its group) do not outlive it
-        os.killpg(pid, signal.SIGKILL)
+def _kill_strays() -> None:
+    """In our own pid namespace, kill every process but ours and the namespace's init."""
+    if not IN_OWN_PID_NAMESPACE:
+        return
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) not in (1, os.getpid()):
+            with contextlib.suppress(OSError):
+                os.kill(int(entry), signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
+
+
+@dataclass
+class Child:
+    """The process serving one grading run, and the pipes to it."""
+
+    run: str
+    pid: int
+    tasks: int  # we write tasks here
+    replies: int  # its frames come back here
+    output: int  # what learner code prints
+    reader: wire.FrameReader = field(default_factory=wire.FrameReader)
+    loaded: bool = False
+
+    @classmethod
+    def fork(cls, job: dict[str, Any]) -> Child:
+        for name in job.get("imports", []):
+            if name.startswith("torch"):  # imported once here, so no child pays for it
+                importlib.import_module(name)
+        tasks_r, tasks_w = os.pipe()
+        replies_r, replies_w = os.pipe()
+        out_r, out_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            for fd in (tasks_w, replies_r, out_r, *_INHERITED):
+                os.close(fd)
+            _serve(job, tasks_r, replies_w, out_w)
+        for fd in (tasks_r, replies_w, out_w):
+            os.close(fd)
+        for fd in (tasks_w, replies_r, out_r):
+            os.set_blocking(fd, False)
+        return cls(job["run"], pid, tasks_w, replies_r, out_r)
+
+    def retire(self) -> str:
+        """Kill it and whatever it started; how it ended."""
+        with contextlib.suppress(OSError):
+            os.killpg(self.pid, signal.SIGKILL)
+        with contextlib.suppress(OSError):
+            os.kill(self.pid, signal.SIGKILL)  # if it died before making its own group
+        _, status = os.waitpid(self.pid, 0)
+        for fd in (self.tasks, self.replies, self.output):
+            os.close(fd)
+        return _describe_status(status)
+
+
+@dataclass
+class Job:
+    """One task sent to a child, and what came back."""
+
+    nonce: str
+    pending: bytes  # the task's frame, until the child has taken all of it
+    deadline: float
+    reply: dict[str, Any] | None = None
+    ended: bool = False  # the child is gone (exit, crash, garbage)
+    timed_out: bool = False
+    kept: bytearray = field(default_factory=bytearray)
+    total: int = 0
+
+    def keep(self, chunk: bytes) -> None:
+        self.total += len(chunk)
+        self.kept += chunk[: max(0, OUTPUT_KEPT - len(self.kept))]
+
+
+_INHERITED: tuple[int, ...] = ()  # the judge's pipes: no child may hold them
+_child: Child | None = None
+
+
+def _read_output(child: Child, job: Job) -> None:
+    while True:
+        try:
+            chunk = os.read(child.output, 1 << 16)
+        except BlockingIOError:
+            return
+        if not chunk:
+            return
+        job.keep(chunk)
+
+
+def _read_replies(child: Child, job: Job, channel: int) -> None:
+    try:
+        chunk = os.read(child.replies, 1 << 20)
+    except BlockingIOError:
+        return
+    if not chunk:
+        job.ended = True
+        return
+    try:
+        frames = child.reader.feed(chunk)
+    except wire.WireError:
+        job.ended = True  # learner code wrote into the pipe: the child cannot be trusted
+        return
+    for frame in frames:
+        if frame.get("op") == "loaded" and not child.loaded:
+            child.loaded = True
+            wire.write_frame(channel, {"op": "loaded", "nonce": job.nonce})
+        elif frame.get("op") == "reply" and job.reply is None:
+            job.reply = frame
+
+
+def _run(message: dict[str, Any], channel: int) -> None:
+    global _child
+    if _child is not None and _child.run != message["run"]:
+        _child.retire()
+        _child = None
+        _kill_strays()
+    if _child is None:
+        _child = Child.fork(message)
+    child = _child
+    task = {"task": message["task"], "seed": message.get("seed")}
+    job = Job(message["nonce"], wire.dumps(task), time.monotonic() + float(message["seconds"]))
+    wire.write_frame(channel, {"op": "started", "nonce": job.nonce, "pid": child.pid})
+    if child.loaded:
+        wire.write_frame(channel, {"op": "loaded", "nonce": job.nonce})
+    while job.reply is None and not job.ended:
+        remaining = job.deadline - time.monotonic()
+        if remaining <= 0:
+            job.timed_out = True
+            break
+        writing = [child.tasks] if job.pending else []
+        readable, writable, _ = select.select([child.replies, child.output], writing, [], remaining)
+        if child.output in readable:
+            _read_output(child, job)
+        if child.replies in readable:
+            _read_replies(child, job, channel)
+        if writable:
+            try:
+                job.pending = job.pending[os.write(child.tasks, job.pending) :]
+            except BrokenPipeError:
+                job.ended = True
+    _read_output(child, job)
+    status = "running"
+    if job.ended or job.timed_out:
+        status = child.retire()
+        _child = None
+    if job.reply is not None:
+        job.reply.update(op="reply", nonce=job.nonce)
+        wire.write_frame(channel, job.reply)
     wire.write_frame(
         channel,
         {
             "op": "done",
-            "nonce": job["nonce"],
-            "status": _describe_status(status),
-            "output": kept.decode("utf-8", "replace"),
-            "output_bytes": total,
+            "nonce": job.nonce,
+            "status": status,
+            "timed_out": job.timed_out,
+            "output": job.kept.decode("utf-8", "replace"),
+            "output_bytes": job.total,
         },
     )
 
 
 def main() -> None:
+    global _INHERITED
     commands, channel = os.dup(0), os.dup(1)
+    _INHERITED = (commands, channel)
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1):
         os.dup2(devnull, fd)
@@ -125,5 +264,5 @@ def main() -> None:
     gc.enable()
 
     wire.write_frame(channel, {"op": "ready", "pid": os.getpid()})
-    while (job := wire.read_frame_blocking(commands)) is not None:
-        _run(job, channel)
+    while (message := wire.read_frame_blocking(commands)) is not None:
+        _run(message, channel)

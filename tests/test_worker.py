@@ -1,0 +1,66 @@
+"""The worker's contract with the judge: one child per grading run, fresh for the next run."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from grader.sandbox import Limits, Worker
+
+SOURCE = """
+import random
+import torch
+
+calls = 0
+
+def bump():
+    global calls
+    calls += 1
+    return calls
+
+def draws():
+    return torch.rand(3), random.random()
+
+def spin():
+    while True:
+        pass
+"""
+
+
+def call(name: str) -> dict:
+    return {"kind": "call", "name": name, "args": [], "kwargs": {"__dict__": {}}, "forbid": []}
+
+
+@pytest.fixture(scope="module")
+def worker():
+    w = Worker(Limits())
+    yield w
+    w.close()
+
+
+def value(worker: Worker, name: str, run: str, seed: int | None = None, seconds: float = 10):
+    outcome = worker.run(SOURCE, "sub.py", call(name), seconds, run=run, seed=seed)
+    assert outcome.reply is not None, outcome
+    return outcome.reply["value"]
+
+
+def test_a_run_loads_the_file_once_and_the_next_run_afresh(worker):
+    assert [value(worker, "bump", "run-a") for _ in range(3)] == [1, 2, 3]
+    assert value(worker, "bump", "run-b") == 1, "another run must not see the last one's state"
+
+
+def test_the_seed_fixes_a_task_s_random_draws_whatever_ran_before(worker):
+    first = value(worker, "draws", "run-c", seed=7)
+    value(worker, "bump", "run-c")
+    assert value(worker, "draws", "run-c", seed=7) == first
+    assert value(worker, "draws", "run-d", seed=7) == first
+
+
+def test_a_task_over_its_limit_is_killed_and_the_run_goes_on_in_a_fresh_child(worker):
+    value(worker, "bump", "run-e")
+    started = time.monotonic()
+    outcome = worker.run(SOURCE, "sub.py", call("spin"), 0.5, run="run-e")
+    assert outcome.timed_out and outcome.loaded
+    assert time.monotonic() - started < 3, "the worker itself enforces the limit"
+    assert value(worker, "bump", "run-e") == 1, "the killed child's state is gone"
