@@ -15,15 +15,13 @@ from __future__ import annotations
 
 import csv
 import json
-import multiprocessing
-import os
 import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import catalog, notebooks
+from . import catalog, notebooks, parallel
 from .catalog import Kata, UnknownKata
 from .results import fingerprint
 from .sandbox import Limits, Worker
@@ -78,25 +76,16 @@ def read_code(job: Job) -> tuple[str, str]:
         return "", f"{job.path.name} is not a readable notebook ({type(exc).__name__}: {exc})"
 
 
-# -- the grading processes ------------------------------------------------------------------
-
-_worker: Worker | None = None
+# -- one job, in a grading process ----------------------------------------------------------
 
 
-def _start(limits: Limits, hidden: tuple[Path, ...]) -> None:
-    """In each grading process: one warm worker for all its jobs."""
-    global _worker
-    _worker = Worker(limits, hidden=hidden)
-    _worker.start()
-
-
-def _grade(job: Job, seed: int) -> tuple[Job, dict[str, Any]]:
+def _grade(worker: Worker, item: tuple[Job, int]) -> tuple[Job, dict[str, Any]]:
     from . import judge
 
-    assert _worker is not None
+    job, seed = item
     code, problem = read_code(job)
     result = judge.grade_source(
-        catalog.find(job.kata), code, str(job.path), problem=problem, seed=seed, worker=_worker
+        catalog.find(job.kata), code, str(job.path), problem=problem, seed=seed, worker=worker
     )
     broke = any(check.output.startswith(judge.WORKER_BROKE) for check in result.checks)
     if problem or broke or not result.checks:
@@ -168,19 +157,17 @@ class Batch:
         advance: Callable[[Job], None] = lambda job: None,
     ) -> None:
         """Grade `todo` (see pending()) on `processes` processes; `advance` after each job."""
-        from . import judge  # noqa: F401  imported before forking, so no process pays again
-
-        if not todo:
-            return
         seed = secrets.randbelow(2**31) if seed is None else seed
         self.out.mkdir(parents=True, exist_ok=True)
         # no submission may read the others, the grades, or the course's references
         hidden = (self.root, self.out, *([self.course] if self.course else []))
-        context = multiprocessing.get_context("fork")
-        with context.Pool(min(processes, len(todo)), _start, (limits, hidden)) as pool:
-            for job, record in pool.imap_unordered(_grade_star, [(j, seed) for j in todo]):
-                self.save(job, record)
-                advance(job)
+        preload = tuple(sorted({m for job in todo for m in catalog.find(job.kata).worker_imports}))
+        items = [(job, seed) for job in todo]
+        for job, record in parallel.imap_unordered(
+            _grade, items, limits, processes, hidden, preload
+        ):
+            self.save(job, record)
+            advance(job)
 
     def records(self) -> Iterator[tuple[Job, dict[str, Any]]]:
         for job in self.jobs:
@@ -235,11 +222,3 @@ class Batch:
                 written += 1
             gb.db.commit()
         return written
-
-
-def _grade_star(args: tuple[Job, int]) -> tuple[Job, dict[str, Any]]:
-    return _grade(*args)
-
-
-def default_processes() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 import sys
 from dataclasses import dataclass
@@ -52,6 +53,22 @@ class Kata:
     @property
     def checks_path(self) -> Path:
         return CHECKS_DIR / f"{self.name}.py"
+
+    @property
+    def worker_imports(self) -> tuple[str, ...]:
+        """The check file's WORKER_IMPORTS: modules the worker imports once, before forking."""
+        return _worker_imports(self.checks_path)
+
+
+@cache
+def _worker_imports(checks: Path) -> tuple[str, ...]:
+    for node in ast.parse(checks.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(target, ast.Name) and target.id == "WORKER_IMPORTS"
+            for target in node.targets
+        ):
+            return tuple(ast.literal_eval(node.value))
+    return ()
 
 
 @cache

@@ -101,23 +101,44 @@ def _grade_one(kata: Kata, path: Path, args: argparse.Namespace, worker: Worker)
     return EXIT_PASSED if result.passed else EXIT_NOT_PASSED
 
 
-def _grade_all(args: argparse.Namespace, worker: Worker) -> int:
+def _grade_kata(worker: Worker, item: tuple[Kata, int | None]) -> tuple[Kata, Result]:
+    """In a grading process: one kata of the learner's."""
+    from .judge import grade
+
+    kata, seed = item
+    return kata, grade(kata, kata.exercise_path, seed=seed, worker=worker)
+
+
+def _grade_all(args: argparse.Namespace) -> int:
     from rich.progress import Progress
 
+    from . import parallel
+
     katas = catalog.katas()
-    results = []
+    preload = tuple(sorted({name for kata in katas for name in kata.worker_imports}))
+    results: dict[str, Result] = {}
     quiet = _stdout_to_stderr() if args.json else contextlib.nullcontext()
     with quiet, Progress(console=console(sys.stderr), transient=True) as bar:
         task = bar.add_task("grading", total=len(katas))
-        for kata in katas:
-            bar.update(task, description=f"grading {kata.id}")
-            results.append(grade_file(kata, kata.exercise_path, worker, args.seed))
-            bar.advance(task)
+        # the katas that train models take longest: started first, the cores finish together
+        plan = sorted(katas, key=lambda kata: not kata.worker_imports)
+        graded = parallel.imap_unordered(
+            _grade_kata,
+            [(kata, args.seed) for kata in plan],
+            _limits(args),
+            parallel.default_processes(),
+            preload=preload,
+        )
+        for kata, result in graded:
+            progress.record(kata, result)
+            results[kata.id] = result
+            bar.update(task, advance=1, description=f"graded {kata.id}")
+    ordered = [results[kata.id] for kata in katas]
     if args.json:
-        write_json([r.to_gradescope() for r in results])
+        write_json([r.to_gradescope() for r in ordered])
     else:
         console().print(overview(progress.overview_rows(), progress.first_unpassed()))
-    return EXIT_PASSED if all(r.passed for r in results) else EXIT_NOT_PASSED
+    return EXIT_PASSED if all(r.passed for r in ordered) else EXIT_NOT_PASSED
 
 
 def _kata(query: str | None, command: str) -> Kata:
@@ -129,10 +150,14 @@ def _kata(query: str | None, command: str) -> Kata:
         raise UsageError(str(exc)) from None
 
 
-def _start_worker(args: argparse.Namespace) -> Worker:
+def _limits(args: argparse.Namespace) -> Limits:
     if args.time_limit <= 0:
         raise UsageError("--time-limit must be positive")
-    worker = Worker(Limits(check_seconds=args.time_limit))
+    return Limits(check_seconds=args.time_limit)
+
+
+def _start_worker(args: argparse.Namespace) -> Worker:
+    worker = Worker(_limits(args))
     worker.start()  # warms up while this process imports torch and pytest
     return worker
 
@@ -210,7 +235,7 @@ def _nbgrader(argv: list[str]) -> int:
 
 
 def _batch(argv: list[str]) -> int:
-    from . import batch
+    from . import batch, parallel
 
     parser = argparse.ArgumentParser(
         prog="grade batch",
@@ -219,7 +244,7 @@ def _batch(argv: list[str]) -> int:
     )
     parser.add_argument("submissions", type=Path)
     parser.add_argument("--out", type=Path, help="default: grades/ beside SUBMISSIONS_DIR")
-    parser.add_argument("--jobs", type=int, default=batch.default_processes(), help="processes")
+    parser.add_argument("--jobs", type=int, default=parallel.default_processes(), help="processes")
     parser.add_argument("--seed", type=int, help="one seed for every submission")
     parser.add_argument("--time-limit", type=float, default=Limits.check_seconds)
     args = parser.parse_args(argv)
@@ -288,10 +313,10 @@ def run(argv: list[str]) -> int:
             raise UsageError("--file needs an exercise: `grade ex05 --file PATH`")
         if not args.file.is_file():
             raise UsageError(f"cannot read {args.file}: no such file")
+    if kata is None:
+        return _grade_all(args)
     worker = _start_worker(args)
     try:
-        if kata is None:
-            return _grade_all(args, worker)
         return _grade_one(kata, args.file or kata.exercise_path, args, worker)
     finally:
         worker.close()

@@ -245,8 +245,7 @@ class JudgePlugin:
     def learner(self, request: pytest.FixtureRequest) -> Learner:
         marker = request.node.get_closest_marker("seconds")
         seconds = float(marker.args[0]) if marker else self.session.limits.check_seconds
-        # a check file's WORKER_IMPORTS are imported once in the worker, not in every child
-        imports = tuple(getattr(request.module, "WORKER_IMPORTS", ()))
+        imports = self.session.kata.worker_imports  # imported once in the worker, not per child
         seed = _check_seed(self.session.seed, request.node.nodeid) + 2
         proxy = Learner(self.session, seconds, seed, imports)
         request.node.stash[_LEARNER] = proxy

@@ -30,6 +30,7 @@ from .worker import wire
 
 _PR_SET_PDEATHSIG = 1
 STUCK_SECONDS = 5.0  # grace beyond a job's limit before the worker itself counts as stuck
+CLOSE_GRACE_SECONDS = 1.0  # for a closing worker to clean up after itself before it is killed
 
 
 @dataclass(frozen=True)
@@ -118,80 +119,137 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-class Worker:
-    """One sandboxed worker process; restarted after a hang or a crash."""
+@dataclass(frozen=True)
+class Link:
+    """The judge's ends of one worker lane: jobs go out on `commands`, frames come back."""
 
-    def __init__(self, limits: Limits, hidden: tuple[Path, ...] = ()) -> None:
-        """`hidden`: directories the learner's code must not see besides the project's own
-        (an nbgrader course, whose source/ holds the references)."""
-        self.limits = limits
-        self.hidden = tuple(p.resolve() for p in hidden)
+    commands: int
+    replies: int
+
+
+class WorkerProcess:
+    """One started worker process (sandboxed when it can be) serving one or more lanes.
+
+    Every lane gets its own serving loop in the worker, forked after torch (and `preload`)
+    were imported once, so several grading processes share that cost.
+    """
+
+    def __init__(
+        self,
+        limits: Limits,
+        hidden: tuple[Path, ...] = (),
+        lanes: int = 1,
+        preload: tuple[str, ...] = (),
+    ) -> None:
         self.mode = sandbox_mode()
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._reader = wire.FrameReader()
-        self._pending: list[dict[str, Any]] = []
-        self._ready = False
-        self._child_pid: int | None = None
         self._scratch: tempfile.TemporaryDirectory[str] | None = None
-
-    def start(self) -> None:
-        """Spawn the worker without waiting for it (it imports torch meanwhile)."""
-        if self._proc is not None:
-            return
-        python = sys.executable
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "PYTHONPATH": str(PACKAGE_DIR.parent),
             "PYTHONDONTWRITEBYTECODE": "1",
             "PYTHONHASHSEED": "0",
             "HOME": "/tmp",
-            "KATAS_MEMORY_BYTES": str(self.limits.memory_bytes),
+            "KATAS_MEMORY_BYTES": str(limits.memory_bytes),
+            "KATAS_PRELOAD": ",".join(preload),
             "OMP_NUM_THREADS": "1",
         }
+        python = sys.executable
         if self.mode == "bubblewrap":
-            command, cwd = _bubblewrap_command(python, self.hidden), None
-            env["KATAS_PID_NAMESPACE"] = "1"  # the worker may kill any stray process it sees
+            command, cwd = _bubblewrap_command(python, hidden), None
         else:
             self._scratch = tempfile.TemporaryDirectory(prefix="katas-worker-")
             command, cwd = [python, "-m", "grader.worker"], self._scratch.name
             env["TMPDIR"] = self._scratch.name
-        self._proc = subprocess.Popen(
+        theirs, self.links = [], []
+        for _ in range(lanes):
+            commands_r, commands_w = os.pipe()
+            replies_r, replies_w = os.pipe()
+            os.set_blocking(commands_w, False)
+            os.set_blocking(replies_r, False)
+            theirs.append((commands_r, replies_w))
+            self.links.append(Link(commands_w, replies_r))
+        env["KATAS_LANES"] = ";".join(f"{r},{w}" for r, w in theirs)
+        self.proc = subprocess.Popen(
             command,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             env=env,
             cwd=cwd,
+            pass_fds=[fd for pair in theirs for fd in pair],
             start_new_session=True,
             preexec_fn=_die_with_parent,
         )
-        os.set_blocking(self._proc.stdout.fileno(), False)
-        self._reader = wire.FrameReader()
-        self._pending = []
-        self._ready = False
+        for fd in (fd for pair in theirs for fd in pair):
+            os.close(fd)
 
     def close(self) -> None:
-        """Kill the worker and everything it started."""
-        proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        for group in (proc.pid, self._child_pid):
-            if group is not None:
+        """End the worker and everything it started.
+
+        Closing the lanes lets each serving loop kill its child and the child's descendants
+        itself (they are its orphans to reap); the process group is killed after a moment.
+        """
+        for link in self.links:
+            for fd in (link.commands, link.replies):
                 with contextlib.suppress(OSError):
-                    os.killpg(group, signal.SIGKILL)
-        self._child_pid = None
-        proc.wait()
-        for stream in (proc.stdin, proc.stdout):
-            with contextlib.suppress(OSError):
-                stream.close()
+                    os.close(fd)
+        self.links = []
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(CLOSE_GRACE_SECONDS)
+        with contextlib.suppress(OSError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
         if self._scratch is not None:
             self._scratch.cleanup()
             self._scratch = None
 
+
+class Worker:
+    """Runs jobs in a worker lane: its own process, or a lane of a shared one.
+
+    After a worker broke down (it died, or stopped answering), the next job starts a
+    fresh process of this Worker's own.
+    """
+
+    def __init__(
+        self, limits: Limits, hidden: tuple[Path, ...] = (), link: Link | None = None
+    ) -> None:
+        """`hidden`: directories the learner's code must not see besides the project's own
+        (an nbgrader course, whose source/ holds the references). `link`: a lane of a
+        shared WorkerProcess to use until it breaks."""
+        self.limits = limits
+        self.hidden = tuple(p.resolve() for p in hidden)
+        self.mode = sandbox_mode()
+        self._own: WorkerProcess | None = None
+        self._link = link
+        self._reader = wire.FrameReader()
+        self._pending: list[dict[str, Any]] = []
+        self._ready = False
+
+    def start(self) -> None:
+        """Spawn the worker without waiting for it (it imports torch meanwhile)."""
+        if self._link is None:
+            self._own = WorkerProcess(self.limits, self.hidden)
+            self._link = self._own.links[0]
+            self._reader = wire.FrameReader()
+            self._pending = []
+            self._ready = False
+
+    def close(self) -> None:
+        """Stop using the worker: kill our own, or let go of a shared lane."""
+        link, self._link = self._link, None
+        if self._own is not None:
+            self._own.close()
+            self._own = None
+        elif link is not None:
+            for fd in (link.commands, link.replies):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+
     def _next_message(self, deadline: float) -> dict[str, Any] | None:
         """The next message from the worker, or None at the deadline or when it died."""
-        assert self._proc is not None and self._proc.stdout is not None
-        fd = self._proc.stdout.fileno()
+        assert self._link is not None
+        fd = self._link.replies
         while not self._pending:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -204,6 +262,18 @@ class Worker:
                 raise wire.WireError("the worker process ended")
             self._pending.extend(self._reader.feed(chunk))
         return self._pending.pop(0)
+
+    def _send(self, message: dict[str, Any], deadline: float) -> None:
+        """Write a job without ever blocking past `deadline` (a stopped worker reads nothing)."""
+        assert self._link is not None
+        fd = self._link.commands
+        view = memoryview(wire.dumps(message))
+        while view:
+            remaining = deadline - time.monotonic()
+            _, writable, _ = select.select([], [fd], [], max(remaining, 0))
+            if not writable:
+                raise wire.WireError("the worker took no job")
+            view = view[os.write(fd, view) :]
 
     def _await_ready(self, deadline: float) -> str | None:
         self.start()
@@ -257,9 +327,7 @@ class Worker:
         forked: float | None = None
         deadline = start_deadline
         try:
-            assert self._proc is not None and self._proc.stdin is not None
-            self._proc.stdin.write(wire.dumps(job))
-            self._proc.stdin.flush()
+            self._send(job, deadline)
             while True:
                 message = self._next_message(deadline)
                 if forked is not None:
@@ -277,8 +345,6 @@ class Worker:
                     forked = time.monotonic()
                     # the worker enforces `seconds`; past this it is stuck and is restarted
                     deadline = forked + seconds + STUCK_SECONDS
-                    if self.mode != "bubblewrap":  # in bubblewrap the pid is the namespace's own
-                        self._child_pid = int(message["pid"])
                 elif op == "loaded":
                     outcome.loaded = True
                 elif op == "reply" and outcome.reply is None:
@@ -293,3 +359,23 @@ class Worker:
             self.close()
             outcome.broken = f"the worker broke down ({exc})"
             return outcome
+
+
+class SharedWorker:
+    """One worker process for several grading processes: torch is imported there once.
+
+    Each grading process (forked after this is made) takes one of `workers`.
+    """
+
+    def __init__(
+        self,
+        limits: Limits,
+        lanes: int,
+        hidden: tuple[Path, ...] = (),
+        preload: tuple[str, ...] = (),
+    ) -> None:
+        self.process = WorkerProcess(limits, hidden, lanes, preload)
+        self.workers = [Worker(limits, hidden, link) for link in self.process.links]
+
+    def close(self) -> None:
+        self.process.close()

@@ -1,12 +1,15 @@
-"""The worker's contract with the judge: one child per grading run, fresh for the next run."""
+"""The worker's contract with the judge: one child per grading run, fresh for the next run,
+and lanes of one shared worker for grading processes that run side by side."""
 
 from __future__ import annotations
 
+import subprocess
 import time
+import uuid
 
 import pytest
 
-from grader.sandbox import Limits, Worker
+from grader.sandbox import Limits, SharedWorker, Worker
 
 SOURCE = """
 import random
@@ -64,3 +67,38 @@ def test_a_task_over_its_limit_is_killed_and_the_run_goes_on_in_a_fresh_child(wo
     assert outcome.timed_out and outcome.loaded
     assert time.monotonic() - started < 3, "the worker itself enforces the limit"
     assert value(worker, "bump", "run-e") == 1, "the killed child's state is gone"
+
+
+def test_what_a_run_left_behind_is_killed_before_the_next_run(worker):
+    marker = f"katas-stray-{uuid.uuid4().hex}"
+    source = f"""
+import subprocess, sys
+
+def detach():
+    subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)", "{marker}"],
+                     start_new_session=True)
+    return 0
+"""
+    assert worker.run(source, "sub.py", call("detach"), 10, run="run-f").reply["value"] == 0
+    assert pgrep(marker), "the detached process should be running until the next run"
+    value(worker, "bump", "run-g")
+    assert not pgrep(marker), "a new run starts with nothing left of the previous one"
+
+
+def test_a_shared_worker_serves_each_lane_its_own_runs():
+    shared = SharedWorker(Limits(), lanes=2)
+    try:
+        first, second = shared.workers
+        assert value(first, "bump", "run-h") == 1
+        assert value(second, "bump", "run-i") == 1
+        assert value(first, "bump", "run-h") == 2, "lane 1's run keeps its child"
+        first.close()  # a lane given up: the next job starts a worker of its own
+        assert value(first, "bump", "run-j") == 1
+        assert value(second, "bump", "run-i") == 2, "the other lane is untouched"
+    finally:
+        shared.close()
+        first.close()
+
+
+def pgrep(marker: str) -> str:
+    return subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True).stdout

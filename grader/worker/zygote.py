@@ -1,15 +1,17 @@
 """The worker process: imports torch once, then forks a child per grading run.
 
-Started by the judge (inside the sandbox when there is one) with the protocol
-on stdin/stdout. Forking a process that has already imported torch costs
-milliseconds; the child loads the learner's file once and then answers that
-run's tasks one after another, so a check costs a message rather than a fork.
-A child that crashes, exits, overruns its time limit or speaks garbage is
-killed, and the run's next task gets a fresh one. Another run (another
-submission) always gets a fresh child, and in the sandbox every process the
-previous one left behind is killed first.
+Started by the judge (inside the sandbox when there is one) with a pair of
+pipes per lane (KATAS_LANES); with several lanes, each gets its own serving
+loop, forked once torch is imported, so several grading processes share one
+import. Forking a process that has already imported torch costs milliseconds;
+the child loads the learner's file once and then answers that run's tasks one
+after another, so a check costs a message rather than a fork. A child that
+crashes, exits, overruns its time limit or speaks garbage is killed, and the
+run's next task gets a fresh one. Another run (another submission) always gets
+a fresh child. A serving loop is a subreaper: whatever a child started, even in
+a session of its own, is killed with it.
 
-Protocol: the worker sends {"op": "ready"}. For each {"op": "job", "nonce",
+Protocol, per lane: the worker sends {"op": "ready"}. For each {"op": "job", "nonce",
 "run", "source", "filename", "task", "seed", "seconds", "imports"} it sends
 {"op": "started", "nonce", "pid"}, then {"op": "loaded", "nonce"} once the file
 is imported, {"op": "reply", "nonce", ...} with the child's answer, and
@@ -19,6 +21,7 @@ is imported, {"op": "reply", "nonce", ...} with the child's answer, and
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import gc
 import importlib
 import os
@@ -28,12 +31,14 @@ import signal
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from . import runner, wire
 
 OUTPUT_KEPT = 16 * 1024  # bytes of the learner's printed output kept per job
-IN_OWN_PID_NAMESPACE = os.environ.get("KATAS_PID_NAMESPACE") == "1"
+_PR_SET_CHILD_SUBREAPER = 36
+_PR_SET_PDEATHSIG = 1
 
 
 def _set_limits() -> None:
@@ -43,11 +48,13 @@ def _set_limits() -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
-def _serve(job: dict[str, Any], tasks: int, replies: int, output: int) -> None:
+def _answer_tasks(job: dict[str, Any], tasks: int, replies: int, output: int) -> None:
     """The forked child: load the file, then answer tasks until told to stop. Never returns."""
     me = os.getpid()
     try:
         os.setpgid(0, 0)
+        with contextlib.suppress(OSError, AttributeError):  # dies with the lane, if it is killed
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
             signal.signal(sig, signal.SIG_DFL)
         os.dup2(output, 1)
@@ -83,17 +90,27 @@ def _describe_status(status: int) -> str:
     return "exited normally" if code == 0 else f"exited with status {code}"
 
 
-def _kill_strays() -> None:
-    """In our own pid namespace, kill every process but ours and the namespace's init."""
-    if not IN_OWN_PID_NAMESPACE:
-        return
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and int(entry) not in (1, os.getpid()):
+def _kill_descendants() -> None:
+    """Kill every process left under us: as a subreaper, we inherit each one's orphans."""
+    me = os.getpid()
+    for _ in range(100):  # each pass kills a generation; a fork bomb is cut off by the limit
+        try:
+            children = Path(f"/proc/{me}/task/{me}/children").read_text().split()
+        except OSError:
+            return
+        if not children:
+            return
+        for pid in map(int, children):
             with contextlib.suppress(OSError):
-                os.kill(int(entry), signal.SIGKILL)
-    with contextlib.suppress(ChildProcessError):
-        while os.waitpid(-1, os.WNOHANG)[0]:
-            pass
+                os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            while os.waitpid(-1, os.WNOHANG)[0]:
+                pass
+
+
+def _become_subreaper() -> None:
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1)
 
 
 @dataclass
@@ -120,7 +137,7 @@ class Child:
         if pid == 0:
             for fd in (tasks_w, replies_r, out_r, *_INHERITED):
                 os.close(fd)
-            _serve(job, tasks_r, replies_w, out_w)
+            _answer_tasks(job, tasks_r, replies_w, out_w)
         for fd in (tasks_r, replies_w, out_w):
             os.close(fd)
         for fd in (tasks_w, replies_r, out_r):
@@ -136,6 +153,7 @@ class Child:
         _, status = os.waitpid(self.pid, 0)
         for fd in (self.tasks, self.replies, self.output):
             os.close(fd)
+        _kill_descendants()  # what it started in its own session or group, too
         return _describe_status(status)
 
 
@@ -198,7 +216,6 @@ def _run(message: dict[str, Any], channel: int) -> None:
     if _child is not None and _child.run != message["run"]:
         _child.retire()
         _child = None
-        _kill_strays()
     if _child is None:
         _child = Child.fork(message)
     child = _child
@@ -244,13 +261,25 @@ def _run(message: dict[str, Any], channel: int) -> None:
     )
 
 
-def main() -> None:
+def _serve_lane(commands: int, channel: int) -> None:
     global _INHERITED
-    commands, channel = os.dup(0), os.dup(1)
     _INHERITED = (commands, channel)
-    devnull = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1):
-        os.dup2(devnull, fd)
+    _become_subreaper()
+    wire.write_frame(channel, {"op": "ready", "pid": os.getpid()})
+    while (message := wire.read_frame_blocking(commands)) is not None:
+        _run(message, channel)
+    if _child is not None:  # the judge let go of this lane: leave nothing behind
+        _child.retire()
+
+
+def _lanes() -> list[tuple[int, int]]:
+    """The (commands, channel) pipe ends of each lane the judge opened for us."""
+    lanes = os.environ.get("KATAS_LANES", "")
+    return [tuple(int(fd) for fd in lane.split(",")) for lane in lanes.split(";") if lane]
+
+
+def main() -> None:
+    lanes = _lanes()
     _set_limits()
     gc.disable()  # importing torch makes ~a million objects and no garbage: skip gc passes
     import torch
@@ -261,8 +290,27 @@ def main() -> None:
 
     from . import guards  # noqa: F401  imported once here, not in every child
 
+    for name in os.environ.get("KATAS_PRELOAD", "").split(","):
+        if name.startswith("torch"):
+            importlib.import_module(name)
     gc.enable()
 
-    wire.write_frame(channel, {"op": "ready", "pid": os.getpid()})
-    while (message := wire.read_frame_blocking(commands)) is not None:
-        _run(message, channel)
+    if len(lanes) == 1:
+        _serve_lane(*lanes[0])
+        os._exit(0)  # tearing torch down would only delay the judge waiting for us
+    for lane in lanes:
+        if os.fork() == 0:
+            for other in lanes:
+                if other is not lane:
+                    for fd in other:
+                        os.close(fd)
+            try:
+                _serve_lane(*lane)
+            finally:
+                os._exit(0)
+    for fd in (fd for lane in lanes for fd in lane):
+        os.close(fd)
+    with contextlib.suppress(ChildProcessError):
+        while True:
+            os.wait()
+    os._exit(0)
