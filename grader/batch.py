@@ -4,9 +4,9 @@ Two layouts are understood:
     SUBMISSIONS/<student>/exNN_<slug>.py                      (files, as `grade --file`)
     SUBMISSIONS/<student>/<assignment>/exNN_<slug>.ipynb      (nbgrader's submitted/)
 
-Each process imports torch once and keeps one warm sandboxed worker, which forks
-a fresh child per check as `grade` does: same judge, same limits, same scores. A
-crash, hang or memory bomb costs only its own checks. Every finished grade is
+Grading processes, one per core, share one sandboxed worker (grader.parallel),
+which forks a fresh child per submission as `grade` does: same judge, same
+limits, same scores. A crash, hang or memory bomb costs only its own checks. Every finished grade is
 saved at once under OUT/graded/, so an interrupted batch resumes where it
 stopped; the CSV and the per-student JSON files are written from those at the end.
 """

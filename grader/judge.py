@@ -27,10 +27,16 @@ from .sandbox import JobOutcome, Limits, Worker
 from .worker import wire
 
 # pytest runs quietly (our reporters speak), with plain asserts so a check's message is its own;
-# the unraisable/thread-exception plugins are off: their gc passes at exit cost ~0.2 s a run
+# the unraisable/thread-exception plugins are off: their gc passes at exit cost ~0.2 s a run;
+# plugins the checks never use are off too: a batch runs pytest once per submission
+UNUSED_PLUGINS = (
+    *("cacheprovider", "terminal", "unraisableexception", "threadexception", "capture"),
+    *("doctest", "junitxml", "pastebin", "legacypath", "stepwise", "logging", "skipping"),
+    *("monkeypatch", "tmpdir", "setuponly", "setupplan", "faulthandler", "debugging"),
+    *("recwarn", "unittest", "freeze_support"),
+)
 PYTEST_ARGS = [
-    *("-p", "no:cacheprovider", "-p", "no:terminal"),
-    *("-p", "no:unraisableexception", "-p", "no:threadexception"),
+    *(arg for name in UNUSED_PLUGINS for arg in ("-p", f"no:{name}")),
     *("--assert=plain", "--rootdir", str(CHECKS_DIR), "-c", os.devnull),
 ]
 WORKER_BROKE = "could not run your code"  # the worker failed, not the learner's code
