@@ -6,9 +6,10 @@ Two layouts are understood:
 
 Grading processes, one per core, share one sandboxed worker (grader.parallel),
 which forks a fresh child per submission as `grade` does: same judge, same
-limits, same scores. A crash, hang or memory bomb costs only its own checks. Every finished grade is
-saved at once under OUT/graded/, so an interrupted batch resumes where it
-stopped; the CSV and the per-student JSON files are written from those at the end.
+limits, same scores. A crash, hang or memory bomb costs only its own checks.
+Every finished grade is saved at once under OUT/graded/, so an interrupted batch
+resumes where it stopped; the CSV and the per-student JSON files are written
+from those at the end.
 """
 
 from __future__ import annotations
@@ -161,7 +162,7 @@ class Batch:
         self.out.mkdir(parents=True, exist_ok=True)
         # no submission may read the others, the grades, or the course's references
         hidden = (self.root, self.out, *([self.course] if self.course else []))
-        preload = tuple(sorted({m for job in todo for m in catalog.find(job.kata).worker_imports}))
+        preload = catalog.worker_imports({catalog.find(job.kata) for job in todo})
         items = [(job, seed) for job in todo]
         for job, record in parallel.imap_unordered(
             _grade, items, limits, processes, hidden, preload

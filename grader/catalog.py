@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import re
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -58,6 +59,11 @@ class Kata:
     def worker_imports(self) -> tuple[str, ...]:
         """The check file's WORKER_IMPORTS: modules the worker imports once, before forking."""
         return _worker_imports(self.checks_path)
+
+
+def worker_imports(katas: Iterable[Kata]) -> tuple[str, ...]:
+    """What the worker should import up front to grade these katas."""
+    return tuple(sorted({name for kata in katas for name in kata.worker_imports}))
 
 
 @cache

@@ -115,7 +115,6 @@ def _grade_all(args: argparse.Namespace) -> int:
     from . import parallel
 
     katas = catalog.katas()
-    preload = tuple(sorted({name for kata in katas for name in kata.worker_imports}))
     results: dict[str, Result] = {}
     quiet = _stdout_to_stderr() if args.json else contextlib.nullcontext()
     with quiet, Progress(console=console(sys.stderr), transient=True) as bar:
@@ -127,7 +126,7 @@ def _grade_all(args: argparse.Namespace) -> int:
             [(kata, args.seed) for kata in plan],
             _limits(args),
             parallel.default_processes(),
-            preload=preload,
+            preload=catalog.worker_imports(katas),
         )
         for kata, result in graded:
             progress.record(kata, result)

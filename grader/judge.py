@@ -93,13 +93,10 @@ def _load_error_message(error: dict[str, Any]) -> str:
 class Learner:
     """The learner's module, as seen from a check: every call runs in the worker."""
 
-    def __init__(
-        self, session: Session, seconds: float, seed: int, imports: tuple[str, ...] = ()
-    ) -> None:
+    def __init__(self, session: Session, seconds: float, seed: int) -> None:
         self._session = session
         self._seconds = seconds
         self._seed = seed  # the worker's random state for this check's calls
-        self._imports = imports
         self._used = 0.0  # time the learner's code ran in this check (not worker start-up)
         self._calls = 0
         self.printed = ""
@@ -157,7 +154,7 @@ class Learner:
             session.filename,
             task,
             seconds,
-            self._imports,
+            session.kata.worker_imports,  # imported once in the worker, not in every child
             run=session.run_id,
             seed=self._seed + self._calls,
         )
@@ -251,9 +248,8 @@ class JudgePlugin:
     def learner(self, request: pytest.FixtureRequest) -> Learner:
         marker = request.node.get_closest_marker("seconds")
         seconds = float(marker.args[0]) if marker else self.session.limits.check_seconds
-        imports = self.session.kata.worker_imports  # imported once in the worker, not per child
         seed = _check_seed(self.session.seed, request.node.nodeid) + 2
-        proxy = Learner(self.session, seconds, seed, imports)
+        proxy = Learner(self.session, seconds, seed)
         request.node.stash[_LEARNER] = proxy
         return proxy
 

@@ -100,6 +100,7 @@ def _bubblewrap_command(python: str, also_hidden: tuple[Path, ...]) -> list[str]
     private_tmp = Path("/tmp")  # a fresh tmpfs: the worker's own scratch space
     # the checks, the project holding the references, and whatever the caller adds
     # (parents first: a tmpfs mounted over a parent would bury an earlier one on its child)
+    also_hidden = tuple(p.resolve() for p in also_hidden)
     hidden = sorted({PROJECT_ROOT, PACKAGE_DIR, *also_hidden}, key=lambda p: len(p.parts))
     for path in (private_tmp, *hidden):
         command += ["--tmpfs", str(path)]
@@ -125,6 +126,11 @@ class Link:
 
     commands: int
     replies: int
+
+    def close(self) -> None:
+        for fd in (self.commands, self.replies):
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
 
 class WorkerProcess:
@@ -190,9 +196,7 @@ class WorkerProcess:
         itself (they are its orphans to reap); the process group is killed after a moment.
         """
         for link in self.links:
-            for fd in (link.commands, link.replies):
-                with contextlib.suppress(OSError):
-                    os.close(fd)
+            link.close()
         self.links = []
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(CLOSE_GRACE_SECONDS)
@@ -218,7 +222,7 @@ class Worker:
         (an nbgrader course, whose source/ holds the references). `link`: a lane of a
         shared WorkerProcess to use until it breaks."""
         self.limits = limits
-        self.hidden = tuple(p.resolve() for p in hidden)
+        self.hidden = hidden
         self.mode = sandbox_mode()
         self._own: WorkerProcess | None = None
         self._link = link
@@ -227,7 +231,7 @@ class Worker:
         self._ready = False
 
     def start(self) -> None:
-        """Spawn the worker without waiting for it (it imports torch meanwhile)."""
+        """Spawn our own worker, unless we have a lane, without waiting for it."""
         if self._link is None:
             self._own = WorkerProcess(self.limits, self.hidden)
             self._link = self._own.links[0]
@@ -242,9 +246,7 @@ class Worker:
             self._own.close()
             self._own = None
         elif link is not None:
-            for fd in (link.commands, link.replies):
-                with contextlib.suppress(OSError):
-                    os.close(fd)
+            link.close()
 
     def _next_message(self, deadline: float) -> dict[str, Any] | None:
         """The next message from the worker, or None at the deadline or when it died."""

@@ -1,4 +1,4 @@
-"""Runs one job on learner code, inside a forked child of the worker.
+"""Runs learner code, inside the worker's child for one grading run.
 
 This is the only place learner code is executed. It loads the learner's source
 as a fresh module and runs tasks on it (a plain call or a trusted scenario),

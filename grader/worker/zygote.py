@@ -53,8 +53,7 @@ def _answer_tasks(job: dict[str, Any], tasks: int, replies: int, output: int) ->
     me = os.getpid()
     try:
         os.setpgid(0, 0)
-        with contextlib.suppress(OSError, AttributeError):  # dies with the lane, if it is killed
-            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)  # dies with the lane, if it is killed
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
             signal.signal(sig, signal.SIG_DFL)
         os.dup2(output, 1)
@@ -108,9 +107,16 @@ def _kill_descendants() -> None:
                 pass
 
 
-def _become_subreaper() -> None:
+def _prctl(option: int, value: int) -> None:
     with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1)
+        ctypes.CDLL(None, use_errno=True).prctl(option, value)
+
+
+def _import_torch_modules(names: list[str]) -> None:
+    """Import them here, once, so that no child pays for them (torch's own modules only)."""
+    for name in names:
+        if name.startswith("torch"):
+            importlib.import_module(name)
 
 
 @dataclass
@@ -127,9 +133,7 @@ class Child:
 
     @classmethod
     def fork(cls, job: dict[str, Any]) -> Child:
-        for name in job.get("imports", []):
-            if name.startswith("torch"):  # imported once here, so no child pays for it
-                importlib.import_module(name)
+        _import_torch_modules(job.get("imports", []))
         tasks_r, tasks_w = os.pipe()
         replies_r, replies_w = os.pipe()
         out_r, out_w = os.pipe()
@@ -264,7 +268,7 @@ def _run(message: dict[str, Any], channel: int) -> None:
 def _serve_lane(commands: int, channel: int) -> None:
     global _INHERITED
     _INHERITED = (commands, channel)
-    _become_subreaper()
+    _prctl(_PR_SET_CHILD_SUBREAPER, 1)
     wire.write_frame(channel, {"op": "ready", "pid": os.getpid()})
     while (message := wire.read_frame_blocking(commands)) is not None:
         _run(message, channel)
@@ -290,9 +294,7 @@ def main() -> None:
 
     from . import guards  # noqa: F401  imported once here, not in every child
 
-    for name in os.environ.get("KATAS_PRELOAD", "").split(","):
-        if name.startswith("torch"):
-            importlib.import_module(name)
+    _import_torch_modules(os.environ.get("KATAS_PRELOAD", "").split(","))
     gc.enable()
 
     if len(lanes) == 1:
