@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
+import importlib
 import os
 import sys
 from collections.abc import Iterator
@@ -83,6 +84,8 @@ def grade_file(kata: Kata, path: Path, worker: Worker, seed: int | None = None) 
     gc.disable()  # importing torch and pytest makes ~a million objects and no garbage: skip gc
     from .judge import grade
 
+    for name in kata.worker_imports:  # torch._dynamo: while the worker imports it too
+        importlib.import_module(name)
     gc.enable()
 
     result = grade(kata, path, seed=seed, worker=worker)
@@ -155,8 +158,8 @@ def _limits(args: argparse.Namespace) -> Limits:
     return Limits(check_seconds=args.time_limit)
 
 
-def _start_worker(args: argparse.Namespace) -> Worker:
-    worker = Worker(_limits(args))
+def _start_worker(args: argparse.Namespace, kata: Kata | None) -> Worker:
+    worker = Worker(_limits(args), preload=kata.worker_imports if kata else ())
     worker.start()  # warms up while this process imports torch and pytest
     return worker
 
@@ -186,7 +189,7 @@ def _solution(kata: Kata, args: argparse.Namespace) -> int:
     if args.force:
         print(f"(--force: the reference for {kata.id}, before you passed it)", file=sys.stderr)
     else:
-        worker = _start_worker(args)
+        worker = _start_worker(args, kata)
         try:
             result = grade_file(kata, kata.exercise_path, worker)
         finally:
@@ -305,7 +308,7 @@ def run(argv: list[str]) -> int:
         from .watch import watch
 
         start = _kata(args.argument, command) if args.argument else progress.first_unpassed()
-        return watch(start, _start_worker(args))
+        return watch(start, _start_worker(args, start))
     kata = _kata(args.target, "") if args.target else None
     if args.file is not None:
         if kata is None:
@@ -314,7 +317,7 @@ def run(argv: list[str]) -> int:
             raise UsageError(f"cannot read {args.file}: no such file")
     if kata is None:
         return _grade_all(args)
-    worker = _start_worker(args)
+    worker = _start_worker(args, kata)
     try:
         return _grade_one(kata, args.file or kata.exercise_path, args, worker)
     finally:

@@ -216,13 +216,19 @@ class Worker:
     """
 
     def __init__(
-        self, limits: Limits, hidden: tuple[Path, ...] = (), link: Link | None = None
+        self,
+        limits: Limits,
+        hidden: tuple[Path, ...] = (),
+        link: Link | None = None,
+        preload: tuple[str, ...] = (),
     ) -> None:
         """`hidden`: directories the learner's code must not see besides the project's own
         (an nbgrader course, whose source/ holds the references). `link`: a lane of a
-        shared WorkerProcess to use until it breaks."""
+        shared WorkerProcess to use until it breaks. `preload`: what our own process imports
+        up front (see WorkerProcess)."""
         self.limits = limits
         self.hidden = hidden
+        self.preload = preload
         self.mode = sandbox_mode()
         self._own: WorkerProcess | None = None
         self._link = link
@@ -233,7 +239,7 @@ class Worker:
     def start(self) -> None:
         """Spawn our own worker, unless we have a lane, without waiting for it."""
         if self._link is None:
-            self._own = WorkerProcess(self.limits, self.hidden)
+            self._own = WorkerProcess(self.limits, self.hidden, preload=self.preload)
             self._link = self._own.links[0]
             self._reader = wire.FrameReader()
             self._pending = []
