@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
-import importlib
 import os
 import sys
 from collections.abc import Iterator
@@ -84,8 +83,6 @@ def grade_file(kata: Kata, path: Path, worker: Worker, seed: int | None = None) 
     gc.disable()  # importing torch and pytest makes ~a million objects and no garbage: skip gc
     from .judge import grade
 
-    for name in kata.worker_imports:  # torch._dynamo: while the worker imports it too
-        importlib.import_module(name)
     gc.enable()
 
     result = grade(kata, path, seed=seed, worker=worker)
@@ -122,8 +119,9 @@ def _grade_all(args: argparse.Namespace) -> int:
     quiet = _stdout_to_stderr() if args.json else contextlib.nullcontext()
     with quiet, Progress(console=console(sys.stderr), transient=True) as bar:
         task = bar.add_task("grading", total=len(katas))
-        # the katas that train models take longest: started first, the cores finish together
-        plan = sorted(katas, key=lambda kata: not kata.worker_imports)
+        # katas that need no preload first: their lanes are ready a second sooner; then
+        # the others, later (longer) katas first, so that the cores finish together
+        plan = sorted(katas, key=lambda kata: (bool(kata.worker_imports), -kata.number))
         graded = parallel.imap_unordered(
             _grade_kata,
             [(kata, args.seed) for kata in plan],

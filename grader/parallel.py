@@ -9,7 +9,6 @@ worker of its own.
 
 from __future__ import annotations
 
-import importlib
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -54,8 +53,9 @@ def imap_unordered(
 ) -> Iterator[Graded]:
     """`grade_one(worker, item)` for every item, on up to `processes` processes, as each ends.
 
-    `preload`: modules both sides import once, up front (torch._dynamo, which an optimizer
-    pulls in on first use, costs a second in every process that imports it).
+    `preload`: modules the worker imports once, up front (torch._dynamo, which an optimizer
+    pulls in on first use, costs a second in every process that imports it); runs that
+    need none of them do not wait for that (SplitWorker).
     """
     if not items:
         return
@@ -64,8 +64,6 @@ def imap_unordered(
     try:
         from . import judge  # noqa: F401  imported before forking: no grading process pays again
 
-        for name in preload:
-            importlib.import_module(name)
         context = multiprocessing.get_context("fork")
         fallback = Worker(limits, hidden)  # started only if needed
         setup = (shared.workers, context.Value("i", 0), grade_one, fallback)

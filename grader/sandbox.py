@@ -146,7 +146,10 @@ class WorkerProcess:
         hidden: tuple[Path, ...] = (),
         lanes: int = 1,
         preload: tuple[str, ...] = (),
+        light_lanes: int = 0,
     ) -> None:
+        """`light_lanes`: how many of the lanes (the first ones) are forked before `preload`
+        is imported, for runs that need none of it."""
         self.mode = sandbox_mode()
         self._scratch: tempfile.TemporaryDirectory[str] | None = None
         env = {
@@ -157,6 +160,7 @@ class WorkerProcess:
             "HOME": "/tmp",
             "KATAS_MEMORY_BYTES": str(limits.memory_bytes),
             "KATAS_PRELOAD": ",".join(preload),
+            "KATAS_LIGHT_LANES": str(light_lanes),
             "OMP_NUM_THREADS": "1",
         }
         python = sys.executable
@@ -369,10 +373,42 @@ class Worker:
             return outcome
 
 
+class SplitWorker(Worker):
+    """A lane where `preload` was imported, and a light lane forked before that import.
+
+    Runs that need no imports go to the light lane, ready as soon as torch is imported;
+    the others wait for the preload (torch._dynamo: a second more).
+    """
+
+    def __init__(self, limits: Limits, hidden: tuple[Path, ...], link: Link, light: Link) -> None:
+        super().__init__(limits, hidden, link)
+        self.light = Worker(limits, hidden, light)
+
+    def run(
+        self,
+        source: str,
+        filename: str,
+        task: dict[str, Any],
+        seconds: float,
+        imports: tuple[str, ...] = (),
+        *,
+        run: str = "",
+        seed: int | None = None,
+    ) -> JobOutcome:
+        if imports:
+            return super().run(source, filename, task, seconds, imports, run=run, seed=seed)
+        return self.light.run(source, filename, task, seconds, run=run, seed=seed)
+
+    def close(self) -> None:
+        self.light.close()
+        super().close()
+
+
 class SharedWorker:
     """One worker process for several grading processes: torch is imported there once.
 
-    Each grading process (forked after this is made) takes one of `workers`.
+    Each grading process (forked after this is made) takes one of `workers`. With a
+    `preload`, each also gets a light lane that does not wait for it (SplitWorker).
     """
 
     def __init__(
@@ -382,8 +418,14 @@ class SharedWorker:
         hidden: tuple[Path, ...] = (),
         preload: tuple[str, ...] = (),
     ) -> None:
-        self.process = WorkerProcess(limits, hidden, lanes, preload)
-        self.workers = [Worker(limits, hidden, link) for link in self.process.links]
+        light = lanes if preload else 0
+        self.process = WorkerProcess(limits, hidden, lanes + light, preload, light)
+        links = self.process.links
+        if light:  # the first `lanes` links are the light ones
+            pairs = zip(links[:lanes], links[lanes:], strict=True)
+            self.workers: list[Worker] = [SplitWorker(limits, hidden, h, lit) for lit, h in pairs]
+        else:
+            self.workers = [Worker(limits, hidden, link) for link in links]
 
     def close(self) -> None:
         self.process.close()

@@ -25,6 +25,10 @@ def bump():
 def draws():
     return torch.rand(3), random.random()
 
+def imported(name):
+    import sys
+    return name in sys.modules
+
 def spin():
     while True:
         pass
@@ -98,6 +102,21 @@ def test_a_shared_worker_serves_each_lane_its_own_runs():
     finally:
         shared.close()
         first.close()
+
+
+def test_runs_needing_no_preload_take_a_light_lane_that_did_not_wait_for_it():
+    shared = SharedWorker(Limits(), lanes=1, preload=("torch._dynamo",))
+    (worker,) = shared.workers
+    task = {**call("imported"), "args": ["torch._dynamo"]}
+    try:
+        light = worker.run(SOURCE, "sub.py", task, 10, run="run-light")
+        heavy = worker.run(SOURCE, "sub.py", task, 10, ("torch._dynamo",), run="run-heavy")
+        assert light.reply is not None and heavy.reply is not None, (light, heavy)
+        assert light.reply["value"] is False, "a run needing no imports goes to the light lane"
+        assert heavy.reply["value"] is True, "a run needing the preload finds it imported"
+    finally:
+        worker.close()
+        shared.close()
 
 
 def pgrep(marker: str) -> str:

@@ -3,7 +3,9 @@
 Started by the judge (inside the sandbox when there is one) with a pair of
 pipes per lane (KATAS_LANES); with several lanes, each gets its own serving
 loop, forked once torch is imported, so several grading processes share one
-import. Forking a process that has already imported torch costs milliseconds;
+import. The first KATAS_LIGHT_LANES lanes are forked before the KATAS_PRELOAD
+modules (torch._dynamo: a second) are imported, so runs that need none of them
+start that much sooner. Forking a process that has already imported torch costs milliseconds;
 the child loads the learner's file once and then answers that run's tasks one
 after another, so a check costs a message rather than a fork. A child that
 crashes, exits, overruns its time limit or speaks garbage is killed, and the
@@ -282,8 +284,23 @@ def _lanes() -> list[tuple[int, int]]:
     return [tuple(int(fd) for fd in lane.split(",")) for lane in lanes.split(";") if lane]
 
 
+def _fork_lane(lane: tuple[int, int], lanes: list[tuple[int, int]], nice: int = 0) -> None:
+    if os.fork() == 0:
+        os.nice(nice)
+        gc.enable()
+        for other in lanes:
+            if other is not lane:
+                for fd in other:
+                    os.close(fd)
+        try:
+            _serve_lane(*lane)
+        finally:
+            os._exit(0)
+
+
 def main() -> None:
     lanes = _lanes()
+    light = int(os.environ.get("KATAS_LIGHT_LANES", "0"))  # forked before KATAS_PRELOAD
     _set_limits()
     gc.disable()  # importing torch makes ~a million objects and no garbage: skip gc passes
     import torch
@@ -294,22 +311,18 @@ def main() -> None:
 
     from . import guards  # noqa: F401  imported once here, not in every child
 
+    # light lanes serve runs that need none of the preload, from now on; they run niced so
+    # that the preload, which the other lanes wait for, is imported at full speed
+    for lane in lanes[:light]:
+        _fork_lane(lane, lanes, nice=10)
     _import_torch_modules(os.environ.get("KATAS_PRELOAD", "").split(","))
     gc.enable()
 
-    if len(lanes) == 1:
+    if len(lanes) == 1 and not light:
         _serve_lane(*lanes[0])
         os._exit(0)  # tearing torch down would only delay the judge waiting for us
-    for lane in lanes:
-        if os.fork() == 0:
-            for other in lanes:
-                if other is not lane:
-                    for fd in other:
-                        os.close(fd)
-            try:
-                _serve_lane(*lane)
-            finally:
-                os._exit(0)
+    for lane in lanes[light:]:
+        _fork_lane(lane, lanes)
     for fd in (fd for lane in lanes for fd in lane):
         os.close(fd)
     with contextlib.suppress(ChildProcessError):

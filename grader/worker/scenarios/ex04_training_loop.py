@@ -1,7 +1,8 @@
 """ex04 scenarios: build a model, an optimizer and batches from a seed, run the learner's
 train() on them, and report what happened as plain data.
 
-The judge builds the very same objects with `build` and decides what the report means.
+The judge builds the very same model and batches with `build_model`, replays the optimizer's
+arithmetic itself and decides what the report means.
 """
 
 from __future__ import annotations
@@ -13,6 +14,13 @@ import torch
 from torch import nn
 
 from ..runner import need
+
+# each optimizer's options besides lr; the judge replays the same update (grader.replay)
+OPTIMIZERS: dict[str, dict[str, Any]] = {
+    "sgd": {},
+    "momentum": {"momentum": 0.9},
+    "adamw": {"weight_decay": 0.1},
+}
 
 
 class ModeRecordingNet(nn.Module):
@@ -30,20 +38,15 @@ class ModeRecordingNet(nn.Module):
 
 
 def _optimizer(name: str, params: Any, lr: float) -> torch.optim.Optimizer:
-    if name == "sgd":
-        return torch.optim.SGD(params, lr=lr)
-    if name == "momentum":
-        return torch.optim.SGD(params, lr=lr, momentum=0.9)
-    if name == "adamw":
-        return torch.optim.AdamW(params, lr=lr, weight_decay=0.1)
-    raise ValueError(f"unknown optimizer {name!r}")
+    kind = torch.optim.AdamW if name == "adamw" else torch.optim.SGD
+    return kind(params, lr=lr, **OPTIMIZERS[name])
 
 
-def build(setup: dict[str, Any]) -> tuple[ModeRecordingNet, torch.optim.Optimizer, Any, list]:
-    """Model (in eval mode, with stale gradients on every parameter), optimizer, loss, batches.
+def build_model(setup: dict[str, Any]) -> tuple[ModeRecordingNet, Any, list]:
+    """Model (in eval mode, with stale gradients on every parameter), loss and batches.
 
-    setup: seed, optimizer ("sgd" | "momentum" | "adamw"), lr, loss ("mse" | "cross_entropy"),
-    sizes (n_in, n_hidden, n_out), batch_size, n_batches.
+    setup: seed, loss ("mse" | "cross_entropy"), sizes (n_in, n_hidden, n_out), batch_size,
+    n_batches.
     """
     gen = torch.Generator().manual_seed(setup["seed"])
     n_in, n_hidden, n_out = setup["sizes"]
@@ -54,7 +57,6 @@ def build(setup: dict[str, Any]) -> tuple[ModeRecordingNet, torch.optim.Optimize
     for p in model.parameters():  # left over from earlier work: must not reach the first step
         p.grad = torch.randn(p.shape, generator=gen)
     model.eval()  # e.g. after an evaluation: train() has to switch it back
-    optimizer = _optimizer(setup["optimizer"], model.parameters(), setup["lr"])
     batches = []
     for _ in range(setup["n_batches"]):
         x = torch.randn(setup["batch_size"], n_in, generator=gen)  # (B, n_in)
@@ -64,6 +66,13 @@ def build(setup: dict[str, Any]) -> tuple[ModeRecordingNet, torch.optim.Optimize
             y = torch.randint(n_out, (setup["batch_size"],), generator=gen)  # (B,) class ids
         batches.append((x, y))
     loss_fn = nn.MSELoss() if setup["loss"] == "mse" else nn.CrossEntropyLoss()
+    return model, loss_fn, batches
+
+
+def build(setup: dict[str, Any]) -> tuple[ModeRecordingNet, torch.optim.Optimizer, Any, list]:
+    """build_model's objects and the setup's optimizer ("sgd" | "momentum" | "adamw", lr)."""
+    model, loss_fn, batches = build_model(setup)
+    optimizer = _optimizer(setup["optimizer"], model.parameters(), setup["lr"])
     return model, optimizer, loss_fn, batches
 
 

@@ -32,13 +32,13 @@ class TinyNet(nn.Module):
         return self.out(torch.tanh(self.hidden(x)))  # (B, n_in) -> (B, n_out)
 
 
-def build(
+def build_model(
     setup: dict[str, Any], fresh: bool = False
-) -> tuple[TinyNet, torch.optim.Optimizer, list[tuple[torch.Tensor, torch.Tensor]]]:
-    """Model, AdamW and batches from a seed. `fresh`: the same kind of model and optimizer with
-    other initial values, as a restarted program would build them before loading a checkpoint.
+) -> tuple[TinyNet, list[tuple[torch.Tensor, torch.Tensor]]]:
+    """Model and batches from a seed. `fresh`: the same kind of model with other initial
+    values, as a restarted program would build it before loading a checkpoint.
 
-    setup: seed, sizes (n_in, n_hidden, n_out), batch_size, n_batches, lr, weight_decay.
+    setup: seed, sizes (n_in, n_hidden, n_out), batch_size, n_batches.
     """
     gen = torch.Generator().manual_seed(setup["seed"])
     n_in, n_hidden, n_out = setup["sizes"]
@@ -53,6 +53,14 @@ def build(
     with torch.no_grad():  # values from the seed, not from the global RNG
         for p in model.parameters():
             p.copy_(torch.randn(p.shape, generator=gen) * 0.5)
+    return model, batches
+
+
+def build(
+    setup: dict[str, Any], fresh: bool = False
+) -> tuple[TinyNet, torch.optim.Optimizer, list[tuple[torch.Tensor, torch.Tensor]]]:
+    """build_model's model and batches, and AdamW (setup: lr, weight_decay) on the model."""
+    model, batches = build_model(setup, fresh)
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=setup["lr"], weight_decay=setup["weight_decay"]
     )
@@ -61,7 +69,7 @@ def build(
 
 def train(
     model: nn.Module,
-    optimizer: torch.optim.Optimizer,
+    optimizer: Any,  # a torch.optim optimizer, or the judge's replay of one
     batches: list[tuple[torch.Tensor, torch.Tensor]],
     epochs: int,
 ) -> float:
@@ -80,7 +88,7 @@ def parameters(model: nn.Module) -> dict[str, torch.Tensor]:
     return {name: p.detach().clone() for name, p in model.named_parameters()}
 
 
-def optimizer_state(model: nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+def optimizer_state(model: nn.Module, optimizer: Any) -> dict[str, Any]:
     """AdamW's per-parameter state (step, exp_avg, exp_avg_sq), by parameter name."""
     return {
         name: {key: value.clone() for key, value in optimizer.state.get(p, {}).items()}
