@@ -6,10 +6,11 @@ Two layouts are understood:
 
 Grading processes, one per core, share one sandboxed worker (grader.parallel),
 which forks a fresh child per submission as `grade` does: same judge, same
-limits, same scores. A crash, hang or memory bomb costs only its own checks.
-Every finished grade is saved at once under OUT/graded/, so an interrupted batch
-resumes where it stopped; the CSV and the per-student JSON files are written
-from those at the end.
+limits, same scores. A grading process takes a chunk of one kata's submissions at
+a time and grades them in one pytest session. A crash, hang or memory bomb costs
+only its own checks. Every finished grade is saved at once under OUT/graded/, so
+an interrupted batch resumes where it stopped; the CSV and the per-student JSON
+files are written from those at the end.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 
 from . import catalog, notebooks, parallel
 from .catalog import Kata, UnknownKata
-from .results import fingerprint
+from .results import Result, fingerprint
 from .sandbox import Limits, Worker
 
 CSV_FIELDS = ("student", "kata", "score", "max_score", "status")
@@ -77,31 +78,60 @@ def read_code(job: Job) -> tuple[str, str]:
         return "", f"{job.path.name} is not a readable notebook ({type(exc).__name__}: {exc})"
 
 
-# -- one job, in a grading process ----------------------------------------------------------
+# -- a chunk of jobs, in a grading process ------------------------------------------------
+
+CHUNK_MAX = 16  # jobs of one kata graded in one pytest session (its start-up paid once)
 
 
-def _grade(worker: Worker, item: tuple[Job, int]) -> tuple[Job, dict[str, Any]]:
+def _status(result: Result, problem: str) -> str:
+    from .judge import WORKER_BROKE
+
+    broke = any(check.output.startswith(WORKER_BROKE) for check in result.checks)
+    if problem or broke or not result.checks:
+        return "error"  # unreadable, or the grader could not run it: graded again on resume
+    if result.passed:
+        return "passed"
+    return "partial" if result.score > 0 else "failed"
+
+
+def _grade(worker: Worker, chunk: tuple[list[Job], int]) -> list[tuple[Job, dict[str, Any]]]:
+    """Grade jobs of one kata, each in a fresh child of the worker, in one pytest session."""
     from . import judge
 
-    job, seed = item
-    code, problem = read_code(job)
-    result = judge.grade_source(
-        catalog.find(job.kata), code, str(job.path), problem=problem, seed=seed, worker=worker
-    )
-    broke = any(check.output.startswith(judge.WORKER_BROKE) for check in result.checks)
-    if problem or broke or not result.checks:
-        status = "error"  # unreadable, or the grader could not run it: graded again on resume
-    elif result.passed:
-        status = "passed"
-    else:
-        status = "partial" if result.score > 0 else "failed"
-    record = {
-        "fingerprint": fingerprint(code),
-        "status": status,
-        "scores": {check.check: check.score for check in result.checks},
-        "result": result.to_gradescope(),
-    }
-    return job, record
+    jobs, seed = chunk
+    submissions = []
+    for job in jobs:
+        code, problem = read_code(job)
+        submissions.append(judge.Submission(code, str(job.path), problem))
+    kata = catalog.find(jobs[0].kata)
+    results = judge.grade_sources(kata, submissions, seed=seed, worker=worker)
+    return [
+        (
+            job,
+            {
+                "fingerprint": fingerprint(submission.source),
+                "status": _status(result, submission.problem),
+                "scores": {check.check: check.score for check in result.checks},
+                "result": result.to_gradescope(),
+            },
+        )
+        for job, submission, result in zip(jobs, submissions, results, strict=True)
+    ]
+
+
+def chunks(jobs: list[Job], processes: int) -> list[list[Job]]:
+    """The jobs by kata, in chunks small enough that every process gets several. A chunk
+    takes every n-th job of its kata, not n neighbours: hangs (each costs its time limit)
+    in neighbouring students' work land in different chunks, graded side by side."""
+    size = max(1, min(CHUNK_MAX, len(jobs) // (4 * processes)))
+    by_kata: dict[str, list[Job]] = {}
+    for job in jobs:
+        by_kata.setdefault(job.kata, []).append(job)
+    split = []
+    for group in by_kata.values():
+        count = -(-len(group) // size)  # chunks of at most `size` jobs
+        split += [group[i::count] for i in range(count)]
+    return split
 
 
 # -- the batch ------------------------------------------------------------------------------
@@ -163,12 +193,11 @@ class Batch:
         # no submission may read the others, the grades, or the course's references
         hidden = (self.root, self.out, *([self.course] if self.course else []))
         preload = catalog.worker_imports({catalog.find(job.kata) for job in todo})
-        items = [(job, seed) for job in todo]
-        for job, record in parallel.imap_unordered(
-            _grade, items, limits, processes, hidden, preload
-        ):
-            self.save(job, record)
-            advance(job)
+        items = [(chunk, seed) for chunk in chunks(todo, processes)]
+        for graded in parallel.imap_unordered(_grade, items, limits, processes, hidden, preload):
+            for job, record in graded:
+                self.save(job, record)
+                advance(job)
 
     def records(self) -> Iterator[tuple[Job, dict[str, Any]]]:
         for job in self.jobs:

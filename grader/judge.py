@@ -79,6 +79,15 @@ class Session:
     results: list[CheckResult] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Submission:
+    """Code to grade, the name the learner knows it by, and why it cannot run ('' if it can)."""
+
+    source: str
+    filename: str
+    problem: str = ""
+
+
 def _load_error_message(error: dict[str, Any]) -> str:
     if error.get("kind") == "syntax":
         text = error.get("text") or ""
@@ -238,11 +247,59 @@ def _failure_text(excinfo: pytest.ExceptionInfo[BaseException]) -> tuple[str, tu
 
 
 class JudgePlugin:
-    """Fixtures for the checks, and the collector of their verdicts."""
+    """Fixtures for the checks, the loop that runs them once per submission, and the
+    collector of their verdicts. One pytest session serves every submission given: its
+    start-up and the collection of the checks are paid once."""
 
-    def __init__(self, session: Session) -> None:
-        self.session = session
+    def __init__(
+        self, kata: Kata, submissions: list[Submission], worker: Worker, seed: int
+    ) -> None:
+        self.kata, self.submissions, self.worker, self.seed = kata, submissions, worker, seed
         self.collect_errors: list[str] = []
+        self.graded: list[Result] = []
+        self.session: Session  # the submission being graded
+
+    def _start(self, submission: Submission) -> float:
+        started = time.monotonic()
+        self.session = Session(
+            kata=self.kata,
+            source=submission.source,
+            filename=submission.filename,
+            problem=submission.problem,
+            worker=self.worker,
+            limits=self.worker.limits,
+            seed=self.seed,
+            deadline=started + self.worker.limits.run_seconds,
+        )
+        return started
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> bool:
+        """Every check on every submission; pytest re-runs an item on request (it resets
+        the item's fixtures), and the last item of a submission tears everything down."""
+        items = session.items
+        if self.collect_errors or not items:
+            return True  # reported by grade_sources
+        for submission in self.submissions:
+            started = self._start(submission)
+            for index, item in enumerate(items):
+                if _LEARNER in item.stash:
+                    del item.stash[_LEARNER]  # the proxy of an earlier submission
+                nextitem = items[index + 1] if index + 1 < len(items) else None
+                item.ihook.pytest_runtest_protocol(item=item, nextitem=nextitem)
+            self.graded.append(
+                Result(
+                    kata=self.kata.name,
+                    file=submission.filename,
+                    seed=self.seed,
+                    sandbox=self.worker.mode,
+                    checks=self.session.results,
+                    execution_time=time.monotonic() - started,
+                    problem=submission.problem,
+                    fingerprint=fingerprint(submission.source),
+                )
+            )
+        return True
 
     @pytest.fixture
     def learner(self, request: pytest.FixtureRequest) -> Learner:
@@ -260,17 +317,28 @@ class JudgePlugin:
 
     @pytest.fixture(autouse=True)
     def _seeded(self, request: pytest.FixtureRequest) -> None:
-        torch.manual_seed(_check_seed(self.session.seed, request.node.nodeid) + 1)
+        # the CPU generator only: torch.manual_seed also queues a seed (and a stack trace) per
+        # device type, a millisecond a check, and the judge computes on the CPU alone
+        torch.default_generator.manual_seed(_check_seed(self.session.seed, request.node.nodeid) + 1)
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
             self.collect_errors.append(str(report.longrepr))
 
-    @pytest.hookimpl(hookwrapper=True)
-    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]):  # noqa: ANN201
-        yield
-        if call.when == "teardown" or (call.when == "setup" and call.excinfo is None):
-            return
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> pytest.TestReport:
+        """The check's verdict; the report stands in for pytest's, whose formatted traceback
+        (tens of milliseconds for a failure) nobody reads here."""
+        if call.when == "call" or (call.when == "setup" and call.excinfo is not None):
+            self._record(item, call)
+        outcome = "passed" if call.excinfo is None else "failed"
+        return pytest.TestReport(
+            item.nodeid, item.location, {}, outcome, None, call.when, (), call.duration
+        )
+
+    def _record(self, item: pytest.Item, call: pytest.CallInfo[None]) -> None:
         marker = item.get_closest_marker("points")
         doc = (getattr(item, "obj", None).__doc__ or "").strip().splitlines()
         result = CheckResult(
@@ -320,22 +388,27 @@ def grade_source(
     only: str | None = None,
 ) -> Result:
     """Grade `source` (shown to the learner as `filename`); `only` runs just that one check."""
+    submission = Submission(source, filename, problem)
+    return grade_sources(kata, [submission], seed=seed, worker=worker, only=only)[0]
+
+
+def grade_sources(
+    kata: Kata,
+    submissions: list[Submission],
+    *,
+    seed: int | None = None,
+    worker: Worker | None = None,
+    only: str | None = None,
+) -> list[Result]:
+    """Grade each submission for `kata`, one after another, in one pytest session.
+
+    `worker` may be shared between runs (its limits apply); one is made if none is given.
+    Every submission gets a fresh child in the worker, as with one submission per call.
+    """
     seed = secrets.randbelow(2**31) if seed is None else seed
-    started = time.monotonic()
     own_worker = worker is None
     worker = worker or Worker(Limits())
-    limits = worker.limits
-    session = Session(
-        kata=kata,
-        source=source,
-        filename=filename,
-        problem=problem,
-        worker=worker,
-        limits=limits,
-        seed=seed,
-        deadline=started + limits.run_seconds,
-    )
-    plugin = JudgePlugin(session)
+    plugin = JudgePlugin(kata, submissions, worker, seed)
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     torch.set_num_threads(1)  # the worker runs on one thread: same arithmetic, same results
     try:
@@ -344,17 +417,10 @@ def grade_source(
     finally:
         if own_worker:
             worker.close()
-    if plugin.collect_errors or not session.results:
+    if plugin.collect_errors or any(not result.checks for result in plugin.graded):
         raise InternalError(
             f"the checks for {kata.name} did not load:\n" + "\n".join(plugin.collect_errors)
         )
-    return Result(
-        kata=kata.name,
-        file=filename,
-        seed=seed,
-        sandbox=worker.mode,
-        checks=session.results,
-        execution_time=time.monotonic() - started,
-        problem=problem,
-        fingerprint=fingerprint(source),
-    )
+    if len(plugin.graded) != len(submissions):
+        raise InternalError(f"the checks for {kata.name} did not run")
+    return plugin.graded

@@ -1,0 +1,45 @@
+"""The judge grading several submissions in one pytest session, as `grade batch` does."""
+
+from __future__ import annotations
+
+from grader import catalog
+from grader.judge import Submission, grade_source, grade_sources
+from grader.sandbox import Limits, Worker
+
+from .conftest import with_override
+from .variants.ex03_gather_nll import WRONG
+
+PRINTS = 'print("from the first submission")\n'
+
+
+def _verdicts(result) -> list[tuple]:
+    return [(c.check, c.score, c.output, tuple(c.tags)) for c in result.checks]
+
+
+def test_one_session_grades_each_submission_as_if_alone():
+    kata = catalog.find("ex03")
+    reference = kata.solution_path.read_text()
+    submissions = [
+        Submission(PRINTS + with_override("ex03", WRONG["ex03/missing-minus"]), "a.py"),
+        Submission(reference, "b.py"),
+        Submission("import os\n\nos._exit(3)\n", "c.py"),
+        Submission(kata.exercise_path.read_text(), "d.py"),
+        Submission("", "e.py", problem="e.py is not UTF-8 text"),
+        Submission(reference, "f.py"),
+    ]
+    worker = Worker(Limits())
+    try:
+        together = grade_sources(kata, submissions, seed=11, worker=worker)
+        alone = [
+            grade_source(kata, s.source, s.filename, problem=s.problem, seed=11, worker=worker)
+            for s in submissions
+        ]
+    finally:
+        worker.close()
+    assert [r.file for r in together] == [s.filename for s in submissions]
+    for many, one in zip(together, alone, strict=True):
+        assert _verdicts(many) == _verdicts(one), f"{many.file} graded differently in a session"
+    assert [r.passed for r in together] == [False, True, False, False, False, True]
+    assert any("from the first submission" in c.output for c in together[0].checks)
+    later = [c.output for r in together[1:] for c in r.checks]
+    assert not any("from the first submission" in text for text in later), "printed output leaked"
