@@ -231,17 +231,19 @@ class Batch:
         return table, len(rows)
 
     def write_gradebook(self) -> int:
-        """For the nbgrader layout: each check's score into the course's gradebook."""
-        from nbgrader.api import Gradebook, MissingEntry
-
+        """For the nbgrader layout: each check's score into the course's gradebook. A student
+        the gradebook lacks is added, as nbgrader autograde does (create_student)."""
         if self.course is None:
             return 0
+        from nbgrader.api import Gradebook, MissingEntry
+
         written = 0
         with Gradebook(f"sqlite:///{self.course / 'gradebook.db'}") as gb:
             for job, saved in self.records():
                 if not job.assignment:
                     continue
                 try:
+                    gb.update_or_create_student(job.student)
                     gb.update_or_create_submission(job.assignment, job.student)
                     for check, score in saved["scores"].items():
                         grade = gb.find_grade(check, job.kata, job.assignment, job.student)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -232,3 +233,18 @@ def test_batch_grades_the_course_like_autograde(course: Path) -> None:
     assert "scores written to" in done.stdout
     after = {student: _grades(course, student) for student in before}
     assert after == before, "grade batch and nbgrader autograde disagree"
+
+
+def test_batch_adds_a_student_autograde_never_saw(course: Path) -> None:
+    """Like autograde (create_student), a submission's student need not be in the gradebook."""
+    late = course / "submitted" / "late"
+    shutil.copytree(course / "submitted" / "reference", late)
+    try:
+        done = run_grade(
+            "batch", str(course), "--seed", str(SEED), "--time-limit", str(CHECK_SECONDS),
+            "--out", str(course.parent / f"{course.name}-late-grades"),
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert _grades(course, "late") == _grades(course, "reference")
+    finally:
+        shutil.rmtree(late)

@@ -108,7 +108,11 @@ def answer(
         import torch
 
         random.seed(seed)
-        torch.manual_seed(seed)
+        # not torch.manual_seed: it also queues a seed, with a stack trace, for every device
+        # type (milliseconds a task); the checks' tasks run on the CPU, or CUDA if present
+        torch.default_generator.manual_seed(seed)
+        if torch.cuda.is_available():
+            torch.cuda.manual_seed_all(seed)
     try:
         result, forbidden_used = run_task(module, task)
     except Missing as exc:
