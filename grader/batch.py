@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import json
 import secrets
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -194,10 +195,15 @@ class Batch:
         hidden = (self.root, self.out, *([self.course] if self.course else []))
         preload = catalog.worker_imports({catalog.find(job.kata) for job in todo})
         items = [(chunk, seed) for chunk in chunks(todo, processes)]
-        for graded in parallel.imap_unordered(_grade, items, limits, processes, hidden, preload):
+        graded_chunks = parallel.imap_unordered(_grade, items, limits, processes, hidden, preload)
+        for index, graded in enumerate(graded_chunks):
             for job, record in graded:
                 self.save(job, record)
                 advance(job)
+            if index == 0 and self.course is not None:
+                # write_gradebook's import (~1.5 s: nbgrader's server extensions) runs here,
+                # while the grading processes go on, rather than after them
+                import nbgrader.api  # noqa: F401
 
     def records(self) -> Iterator[tuple[Job, dict[str, Any]]]:
         for job in self.jobs:
@@ -236,21 +242,34 @@ class Batch:
         if self.course is None:
             return 0
         from nbgrader.api import Gradebook, MissingEntry
+        from sqlalchemy.exc import SAWarning
 
+        by_submission: dict[tuple[str, str], list[tuple[Job, dict[str, Any]]]] = {}
+        for job, saved in self.records():
+            if job.assignment:
+                by_submission.setdefault((job.student, job.assignment), []).append((job, saved))
         written = 0
-        with Gradebook(f"sqlite:///{self.course / 'gradebook.db'}") as gb:
-            for job, saved in self.records():
-                if not job.assignment:
-                    continue
+        database = f"sqlite:///{self.course / 'gradebook.db'}"
+        # nbgrader's own use of SQLAlchemy 2 warns as it adds a submission (autograde too)
+        with warnings.catch_warnings(), Gradebook(database) as gb:
+            warnings.simplefilter("ignore", SAWarning)
+            for (student, assignment), graded in by_submission.items():
                 try:
-                    gb.update_or_create_student(job.student)
-                    gb.update_or_create_submission(job.assignment, job.student)
-                    for check, score in saved["scores"].items():
-                        grade = gb.find_grade(check, job.kata, job.assignment, job.student)
-                        grade.auto_score = score
-                        grade.needs_manual_grade = False
+                    gb.update_or_create_student(student)
+                    gb.update_or_create_submission(assignment, student)
                 except MissingEntry:
-                    continue  # not an assignment or notebook of this course's gradebook
-                written += 1
+                    continue  # not an assignment of this course
+                for job, saved in graded:
+                    try:
+                        notebook = gb.find_submission_notebook(job.kata, assignment, student)
+                    except MissingEntry:
+                        continue  # not a notebook of this assignment
+                    grades = {grade.name: grade for grade in notebook.grades}
+                    if not set(saved["scores"]) <= set(grades):
+                        continue  # the course's notebook has other checks: leave it alone
+                    for check, score in saved["scores"].items():
+                        grades[check].auto_score = score
+                        grades[check].needs_manual_grade = False
+                    written += 1
             gb.db.commit()
         return written
