@@ -5,6 +5,8 @@ Builds nbgrader courses of some katas with synthetic submissions, then times in 
       1. nbgrader autograde as nbgrader does it (a kernel per notebook, test cells run there),
       2. nbgrader autograde with our JudgeSolutions preprocessor (serial, no kernel),
       3. grade batch (all cores, one shared worker);
+    then by grade batch once and twice over, for the cost of one more notebook and the ratio
+    it implies at the issue's scale (200 students x 20 katas: nbgrader would need hours);
   * a few notebooks that hang on import, graded by 1 and 3: each tool spends its time
     limit on them (nbgrader's 30 s per cell, our 10 s per check);
   * all of them together, graded by 3 in one batch (nbgrader: the sum of its two runs);
@@ -128,6 +130,29 @@ def learner_all_katas(tmp: Path, repeat: int) -> None:
     print(f"  ratio {every / one_import:.2f}  (target <= 2.5)")
 
 
+def at_scale(tmp: Path, submitted: Path, count: int, vanilla: float) -> None:
+    """The class graded once and twice over (folders, no gradebook): what one more notebook
+    costs a batch, and the ratio that implies for the issue's 200 students x 20 katas."""
+    timings = []
+    for copies in (1, 2):
+        folder = tmp / f"class-x{copies}"
+        for copy in range(copies):
+            for student in submitted.iterdir():
+                shutil.copytree(student, folder / f"{copy}-{student.name}")
+        timings.append(grade_batch(folder, tmp / f"grades-x{copies}"))
+    once, twice = timings
+    marginal = (twice - once) / count
+    print(f"  grade batch of the class as a folder: {once:.1f} s; twice over: {twice:.1f} s")
+    each = vanilla / count
+    print(
+        f"  one more notebook costs grade batch {marginal * 1000:.0f} ms, nbgrader {each:.2f} s: "
+        f"{each / marginal:.0f}x"
+    )
+    scale = 200 * 20
+    projected = (vanilla / count * scale) / (once + marginal * (scale - count))
+    print(f"  projected for {scale} notebooks of this mix: {projected:.0f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=40, help="students in the class")
@@ -148,6 +173,8 @@ def main() -> None:
         batch = grade_batch(cls / "submitted", tmp / "grades-class")
         line(f"grade batch ({os.cpu_count()} cores)", batch, n_cls)
         print(f"  ratio batch / nbgrader: {vanilla / batch:.1f}x  (target >= 50)")
+
+        at_scale(tmp, cls / "submitted", n_cls, vanilla)
 
         print(f"hanging on import: {n_hang} notebooks")
         vanilla_hang = nbgrader_autograde(hang, ours=False)
