@@ -5,11 +5,11 @@ pipes per lane (KATAS_LANES); with several lanes, each gets its own serving
 loop, forked once torch is imported, so several grading processes share one
 import. The first KATAS_LIGHT_LANES lanes are forked before the KATAS_PRELOAD
 modules (torch._dynamo: a second) are imported, so runs that need none of them
-start that much sooner. Forking a process that has already imported torch costs milliseconds;
-the child loads the learner's file once and then answers that run's tasks one
-after another, so a check costs a message rather than a fork. A child that
-crashes, exits, overruns its time limit or speaks garbage is killed, and the
-run's next task gets a fresh one. Another run (another submission) always gets
+start that much sooner. Forking a process that has already imported torch costs
+milliseconds; the child loads the learner's file once and then answers that
+run's tasks one after another, so a check costs a message rather than a fork. A
+child that crashes, exits, overruns its time limit or speaks garbage is killed,
+and the run's next task gets a fresh one. Another run (another submission) always gets
 a fresh child. A serving loop is a subreaper: whatever a child started, even in
 a session of its own, is killed with it.
 
@@ -312,7 +312,7 @@ def main() -> None:
     from . import guards  # noqa: F401  imported once here, not in every child
 
     # light lanes serve runs that need none of the preload, from now on; they run niced so
-    # that the preload, which the other lanes wait for, is imported at full speed
+    # that the preload, which the other lanes wait for, is imported sooner (grade: -0.1 s)
     for lane in lanes[:light]:
         _fork_lane(lane, lanes, nice=10)
     _import_torch_modules(os.environ.get("KATAS_PRELOAD", "").split(","))
