@@ -110,7 +110,7 @@ def _grade(worker: Worker, chunk: tuple[list[Job], int]) -> list[tuple[Job, dict
         (
             job,
             {
-                "fingerprint": fingerprint(submission.source),
+                "fingerprint": result.fingerprint,
                 "status": _status(result, submission.problem),
                 "scores": {check.check: check.score for check in result.checks},
                 "result": result.to_gradescope(),
@@ -120,7 +120,7 @@ def _grade(worker: Worker, chunk: tuple[list[Job], int]) -> list[tuple[Job, dict
     ]
 
 
-def chunks(jobs: list[Job], processes: int) -> list[list[Job]]:
+def _chunks(jobs: list[Job], processes: int) -> list[list[Job]]:
     """The jobs by kata, in chunks small enough that every process gets several. A chunk
     takes every n-th job of its kata, not n neighbours: hangs (each costs its time limit)
     in neighbouring students' work land in different chunks, graded side by side."""
@@ -194,14 +194,14 @@ class Batch:
         # no submission may read the others, the grades, or the course's references
         hidden = (self.root, self.out, *([self.course] if self.course else []))
         preload = catalog.worker_imports({catalog.find(job.kata) for job in todo})
-        items = [(chunk, seed) for chunk in chunks(todo, processes)]
+        items = [(chunk, seed) for chunk in _chunks(todo, processes)]
         graded_chunks = parallel.imap_unordered(_grade, items, limits, processes, hidden, preload)
         for index, graded in enumerate(graded_chunks):
             for job, record in graded:
                 self.save(job, record)
                 advance(job)
             if index == 0 and self.course is not None:
-                # write_gradebook's import (~1.5 s: nbgrader's server extensions) runs here,
+                # write_gradebook's import (~1.4 s: nbformat, nbgrader's extensions) runs here,
                 # while the grading processes go on, rather than after them
                 import nbgrader.api  # noqa: F401
 

@@ -74,9 +74,13 @@ class Session:
     worker: Worker
     limits: Limits
     seed: int
-    deadline: float
+    started: float = field(default_factory=time.monotonic)
     run_id: str = field(default_factory=lambda: secrets.token_hex(8))
     results: list[CheckResult] = field(default_factory=list)
+
+    @property
+    def deadline(self) -> float:
+        return self.started + self.limits.run_seconds
 
 
 @dataclass(frozen=True)
@@ -163,7 +167,7 @@ class Learner:
             session.filename,
             task,
             seconds,
-            session.kata.worker_imports,  # imported once in the worker, not in every child
+            imports=session.kata.worker_imports,  # imported once in the worker, not per child
             run=session.run_id,
             seed=self._seed + self._calls,
         )
@@ -259,20 +263,6 @@ class JudgePlugin:
         self.graded: list[Result] = []
         self.session: Session  # the submission being graded
 
-    def _start(self, submission: Submission) -> float:
-        started = time.monotonic()
-        self.session = Session(
-            kata=self.kata,
-            source=submission.source,
-            filename=submission.filename,
-            problem=submission.problem,
-            worker=self.worker,
-            limits=self.worker.limits,
-            seed=self.seed,
-            deadline=started + self.worker.limits.run_seconds,
-        )
-        return started
-
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtestloop(self, session: pytest.Session) -> bool:
         """Every check on every submission; pytest re-runs an item on request (it resets
@@ -281,7 +271,15 @@ class JudgePlugin:
         if self.collect_errors or not items:
             return True  # reported by grade_sources
         for submission in self.submissions:
-            started = self._start(submission)
+            self.session = Session(
+                kata=self.kata,
+                source=submission.source,
+                filename=submission.filename,
+                problem=submission.problem,
+                worker=self.worker,
+                limits=self.worker.limits,
+                seed=self.seed,
+            )
             for index, item in enumerate(items):
                 if _LEARNER in item.stash:
                     del item.stash[_LEARNER]  # the proxy of an earlier submission
@@ -294,7 +292,7 @@ class JudgePlugin:
                     seed=self.seed,
                     sandbox=self.worker.mode,
                     checks=self.session.results,
-                    execution_time=time.monotonic() - started,
+                    execution_time=time.monotonic() - self.session.started,
                     problem=submission.problem,
                     fingerprint=fingerprint(submission.source),
                 )

@@ -40,8 +40,8 @@ class KernelWorker:
         filename: str,
         task: dict[str, Any],
         seconds: float,
-        imports: tuple[str, ...] = (),
         *,
+        imports: tuple[str, ...] = (),
         run: str = "",
         seed: int | None = None,
     ) -> JobOutcome:

@@ -15,7 +15,8 @@ import torch
 
 
 class ReplayedOptimizer:
-    """SGD (`momentum` > 0: with a momentum buffer) or AdamW (`betas` given) on `params`.
+    """SGD (`momentum` > 0: with a momentum buffer) or AdamW (`betas` given) on `params`;
+    ReplayedOptimizer.sgd and .adamw take torch.optim's defaults.
 
     `state` is keyed by parameter like torch.optim's, with its names: momentum_buffer;
     step (a float32 tensor), exp_avg and exp_avg_sq.
@@ -35,6 +36,27 @@ class ReplayedOptimizer:
         self.lr, self.momentum, self.weight_decay = lr, momentum, weight_decay
         self.betas, self.eps = betas, eps
         self.state: dict[torch.Tensor, dict[str, Any]] = {}
+
+    @classmethod
+    def sgd(
+        cls,
+        params: Iterable[torch.Tensor],
+        lr: float,
+        momentum: float = 0.0,
+        weight_decay: float = 0.0,
+    ) -> ReplayedOptimizer:
+        return cls(params, lr, momentum=momentum, weight_decay=weight_decay)
+
+    @classmethod
+    def adamw(
+        cls,
+        params: Iterable[torch.Tensor],
+        lr: float,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.01,
+    ) -> ReplayedOptimizer:
+        return cls(params, lr, weight_decay=weight_decay, betas=betas, eps=eps)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         for p in self.params:

@@ -302,8 +302,8 @@ class Worker:
         filename: str,
         task: dict[str, Any],
         seconds: float,
-        imports: tuple[str, ...] = (),
         *,
+        imports: tuple[str, ...] = (),
         run: str = "",
         seed: int | None = None,
     ) -> JobOutcome:
@@ -384,20 +384,11 @@ class SplitWorker(Worker):
         super().__init__(limits, hidden, link)
         self.light = Worker(limits, hidden, light)
 
-    def run(
-        self,
-        source: str,
-        filename: str,
-        task: dict[str, Any],
-        seconds: float,
-        imports: tuple[str, ...] = (),
-        *,
-        run: str = "",
-        seed: int | None = None,
-    ) -> JobOutcome:
+    def run(self, *args: Any, imports: tuple[str, ...] = (), **kwargs: Any) -> JobOutcome:
+        """Worker.run, on the lane `imports` (by keyword) call for."""
         if imports:
-            return super().run(source, filename, task, seconds, imports, run=run, seed=seed)
-        return self.light.run(source, filename, task, seconds, run=run, seed=seed)
+            return super().run(*args, imports=imports, **kwargs)
+        return self.light.run(*args, **kwargs)
 
     def close(self) -> None:
         self.light.close()

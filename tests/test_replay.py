@@ -8,10 +8,19 @@ import torch
 from grader.replay import ReplayedOptimizer
 
 CASES = {
-    "sgd": (torch.optim.SGD, {}),
-    "sgd with momentum and weight decay": (torch.optim.SGD, {"momentum": 0.9, "weight_decay": 0.1}),
-    "adamw": (torch.optim.AdamW, {"weight_decay": 0.1}),
-    "adamw with other betas": (torch.optim.AdamW, {"betas": (0.8, 0.95), "eps": 1e-6}),
+    "sgd": (torch.optim.SGD, ReplayedOptimizer.sgd, {}),
+    "sgd with momentum and weight decay": (
+        torch.optim.SGD,
+        ReplayedOptimizer.sgd,
+        {"momentum": 0.9, "weight_decay": 0.1},
+    ),
+    "adamw": (torch.optim.AdamW, ReplayedOptimizer.adamw, {"weight_decay": 0.1}),
+    "adamw's defaults": (torch.optim.AdamW, ReplayedOptimizer.adamw, {}),
+    "adamw with other betas": (
+        torch.optim.AdamW,
+        ReplayedOptimizer.adamw,
+        {"betas": (0.8, 0.95), "eps": 1e-6},
+    ),
 }
 
 
@@ -32,22 +41,9 @@ def _train(optimizer: object, params: list[torch.Tensor], gen: torch.Generator) 
 
 @pytest.mark.parametrize("case", CASES)
 def test_replay_matches_torch_optim_bit_for_bit(case):
-    kind, options = CASES[case]
-    theirs, mine = (
-        _params(torch.Generator().manual_seed(0)),
-        _params(torch.Generator().manual_seed(0)),
-    )
-    adam = kind is torch.optim.AdamW
-    replay_options = {"betas": options.get("betas", (0.9, 0.999))} if adam else {}
-    weight_decay = options.get("weight_decay", 0.01 if adam else 0.0)  # torch.optim's defaults
-    replay = ReplayedOptimizer(
-        mine,
-        lr=0.05,
-        momentum=options.get("momentum", 0.0),
-        weight_decay=weight_decay,
-        eps=options.get("eps", 1e-8),
-        **replay_options,
-    )
+    kind, replayed, options = CASES[case]
+    theirs, mine = (_params(torch.Generator().manual_seed(0)) for _ in range(2))
+    replay = replayed(mine, lr=0.05, **options)  # the same options, the same defaults
     _train(kind(theirs, lr=0.05, **options), theirs, torch.Generator().manual_seed(1))
     _train(replay, mine, torch.Generator().manual_seed(1))
     for index, (want, got) in enumerate(zip(theirs, mine, strict=True)):

@@ -110,7 +110,7 @@ def test_runs_needing_no_preload_take_a_light_lane_that_did_not_wait_for_it():
     task = {**call("imported"), "args": ["torch._dynamo"]}
     try:
         light = worker.run(SOURCE, "sub.py", task, 10, run="run-light")
-        heavy = worker.run(SOURCE, "sub.py", task, 10, ("torch._dynamo",), run="run-heavy")
+        heavy = worker.run(SOURCE, "sub.py", task, 10, imports=("torch._dynamo",), run="run-heavy")
         assert light.reply is not None and heavy.reply is not None, (light, heavy)
         assert light.reply["value"] is False, "a run needing no imports goes to the light lane"
         assert heavy.reply["value"] is True, "a run needing the preload finds it imported"

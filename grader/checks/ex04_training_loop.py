@@ -103,8 +103,8 @@ def _run_loop(setup: dict[str, Any], order: tuple[str, ...], set_to_none: bool =
     """Train a fresh copy of the scenario's objects with one step = `order`; report like it."""
     model, loss_fn, batches = build_model(setup)
     name = setup["optimizer"]
-    betas = (0.9, 0.999) if name == "adamw" else None  # AdamW's defaults
-    optimizer = ReplayedOptimizer(model.parameters(), setup["lr"], betas=betas, **OPTIMIZERS[name])
+    replay = ReplayedOptimizer.adamw if name == "adamw" else ReplayedOptimizer.sgd
+    optimizer = replay(model.parameters(), setup["lr"], **OPTIMIZERS[name])
     model.train()
     losses = []
     for _ in range(setup.get("epochs", 1)):

@@ -127,9 +127,9 @@ def _story(setup: dict[str, Any]) -> str:
 
 
 def _adamw(model: torch.nn.Module, setup: dict[str, Any]) -> ReplayedOptimizer:
-    """What the scenario's torch.optim.AdamW (default betas and eps) does."""
+    """What the scenario's torch.optim.AdamW does."""
     lr, weight_decay = setup["lr"], setup["weight_decay"]
-    return ReplayedOptimizer(model.parameters(), lr, weight_decay=weight_decay, betas=(0.9, 0.999))
+    return ReplayedOptimizer.adamw(model.parameters(), lr, weight_decay=weight_decay)
 
 
 def _reference(setup: dict[str, Any]) -> dict[str, Any]:
