@@ -21,13 +21,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import gc
 import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from . import catalog, progress
+from . import catalog, import_judge, progress
 from .catalog import Kata, UnknownKata
 from .reporters import console, overview, report, write_json
 from .results import Result
@@ -80,12 +79,7 @@ def _stdout_to_stderr() -> Iterator[None]:
 
 def grade_file(kata: Kata, path: Path, worker: Worker, seed: int | None = None) -> Result:
     """Grade one file; a grade of the learner's own exercise file is remembered."""
-    gc.disable()  # importing torch and pytest makes ~a million objects and no garbage: skip gc
-    from .judge import grade
-
-    gc.enable()
-
-    result = grade(kata, path, seed=seed, worker=worker)
+    result = import_judge().grade(kata, path, seed=seed, worker=worker)
     if path == kata.exercise_path:
         progress.record(kata, result)
     return result

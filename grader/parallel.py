@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from . import import_judge
 from .sandbox import Limits, SharedWorker, Worker
 
 Item = TypeVar("Item")
@@ -62,7 +63,7 @@ def imap_unordered(
     processes = max(1, min(processes, len(items)))
     shared = SharedWorker(limits, processes, hidden, preload)  # starts importing now
     try:
-        from . import judge  # noqa: F401  imported before forking: no grading process pays again
+        import_judge()  # before forking: no grading process pays again
 
         context = multiprocessing.get_context("fork")
         fallback = Worker(limits, hidden)  # started only if needed

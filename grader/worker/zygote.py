@@ -287,6 +287,7 @@ def _lanes() -> list[tuple[int, int]]:
 def _fork_lane(lane: tuple[int, int], lanes: list[tuple[int, int]], nice: int = 0) -> None:
     if os.fork() == 0:
         os.nice(nice)
+        gc.freeze()  # no collection in a lane or its children walks (and copies) torch's objects
         gc.enable()
         for other in lanes:
             if other is not lane:
@@ -316,6 +317,7 @@ def main() -> None:
     for lane in lanes[:light]:
         _fork_lane(lane, lanes, nice=10)
     _import_torch_modules(os.environ.get("KATAS_PRELOAD", "").split(","))
+    gc.freeze()
     gc.enable()
 
     if len(lanes) == 1 and not light:
