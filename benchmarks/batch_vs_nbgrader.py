@@ -8,7 +8,7 @@ Builds nbgrader courses of some katas with synthetic submissions, then times in 
     then by grade batch once and twice over, for the cost of one more notebook and the ratio
     it implies at the issue's scale (200 students x 20 katas: nbgrader would need hours);
   * a few notebooks that hang on import, graded by 1 and 3: each tool spends its time
-    limit on them (nbgrader's 30 s per cell, our 10 s per check);
+    limit on them (nbgrader's 30 s per cell, our 2 s per check);
   * all of them together, graded by 3 in one batch (nbgrader: the sum of its two runs);
   * one learner's `grade` of all 20 katas (the references) against `python -c "import torch"`.
 Prints the throughput ratios. Targets: batch >= 50x nbgrader; all katas <= 2.5x an import.

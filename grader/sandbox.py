@@ -35,7 +35,9 @@ CLOSE_GRACE_SECONDS = 1.0  # for a closing worker to clean up after itself befor
 
 @dataclass(frozen=True)
 class Limits:
-    check_seconds: float = 10.0
+    # per check: 50x what the slowest reference needs (40 ms; checks that train carry their
+    # own, kit.seconds), and short enough that an infinite loop is news within seconds
+    check_seconds: float = 2.0
     run_seconds: float = 120.0
     startup_seconds: float = 60.0
     memory_bytes: int = 4 * 2**30  # torch needs ~2 GiB of address space to start its threads
