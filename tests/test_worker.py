@@ -12,7 +12,9 @@ import pytest
 from grader.sandbox import Limits, SharedWorker, Worker
 
 SOURCE = """
+import os
 import random
+import time
 import torch
 
 calls = 0
@@ -32,6 +34,10 @@ def imported(name):
 def spin():
     while True:
         pass
+
+def priority(pause):
+    time.sleep(pause)
+    return [os.getpriority(os.PRIO_PROCESS, 0), os.getpid()]
 """
 
 
@@ -71,6 +77,17 @@ def test_a_task_over_its_limit_is_killed_and_the_run_goes_on_in_a_fresh_child(wo
     assert outcome.timed_out and outcome.loaded
     assert time.monotonic() - started < 3, "the worker itself enforces the limit"
     assert value(worker, "bump", "run-e") == 1, "the killed child's state is gone"
+
+
+def test_a_task_long_past_a_quarter_of_its_limit_yields_its_core_and_then_its_child(worker):
+    slow = {**call("priority"), "args": [1.0]}  # its limit is 2 s: demoted after 0.5 s
+    outcome = worker.run(SOURCE, "sub.py", slow, 2, run="run-k")
+    assert outcome.reply is not None and not outcome.timed_out, outcome
+    niceness, pid = outcome.reply["value"]
+    assert niceness == 19, "a task still running after a quarter of its limit runs at nice 19"
+    quick = {**call("priority"), "args": [0.0]}
+    niceness, next_pid = worker.run(SOURCE, "sub.py", quick, 2, run="run-k").reply["value"]
+    assert next_pid != pid and niceness < 19, "the run's next task gets a child at full priority"
 
 
 def test_what_a_run_left_behind_is_killed_before_the_next_run(worker):

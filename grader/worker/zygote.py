@@ -9,9 +9,11 @@ start that much sooner. Forking a process that has already imported torch costs
 milliseconds; the child loads the learner's file once and then answers that
 run's tasks one after another, so a check costs a message rather than a fork. A
 child that crashes, exits, overruns its time limit or speaks garbage is killed,
-and the run's next task gets a fresh one. Another run (another submission) always gets
-a fresh child. A serving loop is a subreaper: whatever a child started, even in
-a session of its own, is killed with it.
+and the run's next task gets a fresh one. A task still running after a quarter of
+its limit (most likely a hang) drops to nice 19, leaving its core to the other
+lanes' work, and its child serves no further task. Another run (another
+submission) always gets a fresh child. A serving loop is a subreaper: whatever a
+child started, even in a session of its own, is killed with it.
 
 Protocol, per lane: the worker sends {"op": "ready"}. For each {"op": "job", "nonce",
 "run", "source", "filename", "task", "seed", "seconds", "imports"} it sends
@@ -39,6 +41,9 @@ from typing import Any
 from . import runner, wire
 
 OUTPUT_KEPT = 16 * 1024  # bytes of the learner's printed output kept per job
+# a task still running after this share of its limit is most likely a hang: its child yields
+# its core to the other lanes' work (nice 19) until the limit, and serves no further task
+DEMOTE_AFTER = 0.25
 _PR_SET_CHILD_SUBREAPER = 36
 _PR_SET_PDEATHSIG = 1
 
@@ -150,6 +155,12 @@ class Child:
             os.set_blocking(fd, False)
         return cls(job["run"], pid, tasks_w, replies_r, out_r)
 
+    def demote(self) -> None:
+        """Lowest priority for it and its process group (lowering it back needs privilege)."""
+        for which in (os.PRIO_PGRP, os.PRIO_PROCESS):
+            with contextlib.suppress(OSError):
+                os.setpriority(which, self.pid, 19)
+
     def retire(self) -> str:
         """Kill it and whatever it started; how it ended."""
         with contextlib.suppress(OSError):
@@ -170,9 +181,11 @@ class Job:
     nonce: str
     pending: bytes  # the task's frame, until the child has taken all of it
     deadline: float
+    demote_at: float
     reply: dict[str, Any] | None = None
     ended: bool = False  # the child is gone (exit, crash, garbage)
     timed_out: bool = False
+    demoted: bool = False
     kept: bytearray = field(default_factory=bytearray)
     total: int = 0
 
@@ -226,17 +239,23 @@ def _run(message: dict[str, Any], channel: int) -> None:
         _child = Child.fork(message)
     child = _child
     task = {"task": message["task"], "seed": message.get("seed")}
-    job = Job(message["nonce"], wire.dumps(task), time.monotonic() + float(message["seconds"]))
+    start, seconds = time.monotonic(), float(message["seconds"])
+    job = Job(message["nonce"], wire.dumps(task), start + seconds, start + seconds * DEMOTE_AFTER)
     wire.write_frame(channel, {"op": "started", "nonce": job.nonce, "pid": child.pid})
     if child.loaded:
         wire.write_frame(channel, {"op": "loaded", "nonce": job.nonce})
     while job.reply is None and not job.ended:
-        remaining = job.deadline - time.monotonic()
+        now = time.monotonic()
+        remaining = job.deadline - now
         if remaining <= 0:
             job.timed_out = True
             break
+        if not job.demoted and now >= job.demote_at:
+            child.demote()
+            job.demoted = True
+        wait = remaining if job.demoted else min(remaining, job.demote_at - now)
         writing = [child.tasks] if job.pending else []
-        readable, writable, _ = select.select([child.replies, child.output], writing, [], remaining)
+        readable, writable, _ = select.select([child.replies, child.output], writing, [], wait)
         if child.output in readable:
             _read_output(child, job)
         if child.replies in readable:
@@ -250,6 +269,9 @@ def _run(message: dict[str, Any], channel: int) -> None:
     status = "running"
     if job.ended or job.timed_out:
         status = child.retire()
+        _child = None
+    elif job.demoted:  # slow but done: the run's next task gets a child at full priority
+        child.retire()
         _child = None
     if job.reply is not None:
         job.reply.update(op="reply", nonce=job.nonce)
