@@ -4,7 +4,7 @@ Two layouts are understood:
     SUBMISSIONS/<student>/exNN_<slug>.py                      (files, as `grade --file`)
     SUBMISSIONS/<student>/<assignment>/exNN_<slug>.ipynb      (nbgrader's submitted/)
 
-Grading processes, one per core, share one sandboxed worker (grader.parallel),
+Grading processes, two per core, share one sandboxed worker (grader.parallel),
 which forks a fresh child per submission as `grade` does: same judge, same
 limits, same scores. A grading process takes a chunk of one kata's submissions at
 a time and grades them in one pytest session. A crash, hang or memory bomb costs

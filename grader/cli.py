@@ -238,7 +238,13 @@ def _batch(argv: list[str]) -> int:
     )
     parser.add_argument("submissions", type=Path)
     parser.add_argument("--out", type=Path, help="default: grades/ beside SUBMISSIONS_DIR")
-    parser.add_argument("--jobs", type=int, default=parallel.default_processes(), help="processes")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=2 * parallel.default_processes(),
+        help="grading processes (default: two per core, so that one waiting out a hanging "
+        "submission leaves its core to the others)",
+    )
     parser.add_argument("--seed", type=int, help="one seed for every submission")
     parser.add_argument("--time-limit", type=float, default=Limits.check_seconds)
     args = parser.parse_args(argv)

@@ -1,4 +1,4 @@
-"""Grades many submissions at once: a grading process per core, one shared worker.
+"""Grades many submissions at once: several grading processes, one shared worker.
 
 torch is imported twice in all, whatever the number of processes: once here (the
 judge, before forking the grading processes) and once in the sandboxed worker,
