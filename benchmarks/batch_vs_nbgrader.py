@@ -16,7 +16,7 @@ Prints the throughput ratios. Targets: batch >= 50x nbgrader; all katas <= 2.5x 
     .venv/bin/python benchmarks/batch_vs_nbgrader.py [--students 40] [--hanging 2]
 
 The default class (40 students x 5 katas) keeps nbgrader busy for about six minutes here;
-a grade batch pays about two seconds of start-up (torch imported by the judge and the
+a grade batch pays about a second of start-up (torch imported by the judge and the
 worker), so a smaller class measures mostly that.
 """
 
