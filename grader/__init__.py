@@ -1,11 +1,13 @@
 """torch-katas: PyTorch katas and the out-of-process grader that scores them."""
 
+import functools
 import gc
 from types import ModuleType
 
 __version__ = "0.1.0"
 
 
+@functools.cache  # once: a later freeze would keep a watch session's garbage for good
 def import_judge() -> ModuleType:
     """grader.judge, with torch and pytest: about a million objects that live until exit.
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from grader import catalog
+import gc
+
+from grader import catalog, import_judge
 from grader.judge import Submission, grade_source, grade_sources
 from grader.sandbox import Limits, Worker
 
@@ -43,3 +45,12 @@ def test_one_session_grades_each_submission_as_if_alone():
     assert any("from the first submission" in c.output for c in together[0].checks)
     later = [c.output for r in together[1:] for c in r.checks]
     assert not any("from the first submission" in text for text in later), "printed output leaked"
+
+
+def test_the_judge_s_objects_are_frozen_once_not_at_every_grade():
+    import_judge()
+    frozen = gc.get_freeze_count()
+    made_since = [[] for _ in range(1000)]
+    import_judge()
+    assert gc.get_freeze_count() == frozen, "later objects (a watch's) must stay collectable"
+    assert made_since
