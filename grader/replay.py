@@ -16,7 +16,7 @@ import torch
 
 class ReplayedOptimizer:
     """SGD (`momentum` > 0: with a momentum buffer) or AdamW (`betas` given) on `params`;
-    ReplayedOptimizer.sgd and .adamw take torch.optim's defaults.
+    build one with ReplayedOptimizer.sgd or .adamw, the only place torch.optim's defaults live.
 
     `state` is keyed by parameter like torch.optim's, with its names: momentum_buffer;
     step (a float32 tensor), exp_avg and exp_avg_sq.
@@ -27,10 +27,10 @@ class ReplayedOptimizer:
         params: Iterable[torch.Tensor],
         lr: float,
         *,
-        momentum: float = 0.0,
-        weight_decay: float = 0.0,
-        betas: tuple[float, float] | None = None,
-        eps: float = 1e-8,
+        momentum: float,
+        weight_decay: float,
+        betas: tuple[float, float] | None,
+        eps: float,
     ) -> None:
         self.params = list(params)
         self.lr, self.momentum, self.weight_decay = lr, momentum, weight_decay
@@ -45,7 +45,7 @@ class ReplayedOptimizer:
         momentum: float = 0.0,
         weight_decay: float = 0.0,
     ) -> ReplayedOptimizer:
-        return cls(params, lr, momentum=momentum, weight_decay=weight_decay)
+        return cls(params, lr, momentum=momentum, weight_decay=weight_decay, betas=None, eps=0.0)
 
     @classmethod
     def adamw(
@@ -56,7 +56,7 @@ class ReplayedOptimizer:
         eps: float = 1e-8,
         weight_decay: float = 0.01,
     ) -> ReplayedOptimizer:
-        return cls(params, lr, weight_decay=weight_decay, betas=betas, eps=eps)
+        return cls(params, lr, momentum=0.0, weight_decay=weight_decay, betas=betas, eps=eps)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         for p in self.params:
