@@ -220,6 +220,18 @@ def size(rng: torch.Generator, low: int = 2, high: int = 9) -> int:
     return int(torch.randint(low, high + 1, (), generator=rng))
 
 
+def random_seed(rng: torch.Generator) -> int:
+    """A seed for a model or generator that a check and a scenario both build from it."""
+    return int(torch.randint(2**31, (), generator=rng))
+
+
+def uniform(
+    rng: torch.Generator, low: float, high: float, dtype: torch.dtype = torch.float32
+) -> float:
+    """A random float in [low, high)."""
+    return low + (high - low) * float(torch.rand((), generator=rng, dtype=dtype))
+
+
 def distinct_sizes(rng: torch.Generator, count: int, low: int = 2, high: int = 9) -> list[int]:
     """`count` different random dimensions, so a broadcasting bug cannot hide."""
     return [low + int(i) for i in torch.randperm(high - low + 1, generator=rng)[:count]]
