@@ -13,13 +13,11 @@ generate_feedback shows our diagnosis (never the hidden tests' source).
 from __future__ import annotations
 
 import atexit
-from pathlib import Path
 from typing import Any
 
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
 from nbformat.notebooknode import NotebookNode, from_dict
 from nbgrader import utils
-from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import (
     AssignLatePenalties,
     CheckCellMetadata,
@@ -34,20 +32,20 @@ from traitlets import Float, Integer
 from traitlets.config import Config
 
 from . import catalog, judge
+from .lanes import Lane
 from .notebooks import solution_code
 from .results import CheckResult, Result
-from .sandbox import Limits, Worker
+from .sandbox import Limits
 
-_workers: dict[tuple[float, Path], Worker] = {}
+_lanes: dict[float, Lane] = {}
 
 
-def _worker(check_seconds: float, course_root: Path) -> Worker:
-    """One warm worker per autograde run (torch imported once), hiding the course from it."""
-    key = (check_seconds, course_root)
-    if key not in _workers:
-        _workers[key] = Worker(Limits(check_seconds=check_seconds), hidden=(course_root,))
-        atexit.register(_workers[key].close)
-    return _workers[key]
+def _lane(check_seconds: float) -> Lane:
+    """One warm worker per autograde run (torch imported once); it sees nothing of the course."""
+    if check_seconds not in _lanes:
+        _lanes[check_seconds] = Lane(Limits(check_seconds=check_seconds))
+        atexit.register(_lanes[check_seconds].close)
+    return _lanes[check_seconds]
 
 
 def _verdict(check: CheckResult | None, why_missing: str) -> dict[str, Any]:
@@ -90,13 +88,12 @@ class JudgeSolutions(NbGraderPreprocessor):
         self, nb: NotebookNode, resources: dict[str, Any]
     ) -> tuple[NotebookNode, dict[str, Any]]:
         kata = catalog.find(resources["nbgrader"]["notebook"])
-        root = Path(CourseDirectory(config=self.config).root)
         result = judge.grade_source(
             kata,
             solution_code(nb),
             f"{kata.name}.py",
             seed=self.seed,
-            worker=_worker(self.check_seconds, root),
+            lane=_lane(self.check_seconds),
         )
         by_id = {check.check: check for check in result.checks}
         for cell in nb.cells:

@@ -27,8 +27,9 @@ from typing import Any
 
 from . import catalog, notebooks, parallel
 from .catalog import Kata, UnknownKata
+from .lanes import Lane
 from .results import Result, fingerprint
-from .sandbox import Limits, Worker
+from .sandbox import Limits
 
 CSV_FIELDS = ("student", "kata", "score", "max_score", "status")
 
@@ -96,8 +97,8 @@ def _status(result: Result, problem: str) -> str:
     return "partial" if result.score > 0 else "failed"
 
 
-def _grade(worker: Worker, chunk: tuple[list[Job], int]) -> list[tuple[Job, dict[str, Any]]]:
-    """Grade jobs of one kata, each in a fresh child of the worker, in one pytest session."""
+def _grade(lane: Lane, chunk: tuple[list[Job], int]) -> list[tuple[Job, dict[str, Any]]]:
+    """Grade jobs of one kata, each in a fresh run process, in one pytest session."""
     from . import judge
 
     jobs, seed = chunk
@@ -106,7 +107,7 @@ def _grade(worker: Worker, chunk: tuple[list[Job], int]) -> list[tuple[Job, dict
         code, problem = read_code(job)
         submissions.append(judge.Submission(code, str(job.path), problem))
     kata = catalog.find(jobs[0].kata)
-    results = judge.grade_sources(kata, submissions, seed=seed, worker=worker)
+    results = judge.grade_sources(kata, submissions, seed=seed, lane=lane)
     return [
         (
             job,
@@ -218,11 +219,9 @@ class Batch:
         """Grade `todo` (see pending()) on `processes` processes; `advance` after each job."""
         seed = secrets.randbelow(2**31) if seed is None else seed
         self.out.mkdir(parents=True, exist_ok=True)
-        # no submission may read the others, the grades, or the course's references
-        hidden = (self.root, self.out, *([self.course] if self.course else []))
         preload = catalog.worker_imports({catalog.find(job.kata) for job in todo})
         items = [(chunk, seed) for chunk in _chunks(todo, processes)]
-        graded_chunks = parallel.imap_unordered(_grade, items, limits, processes, hidden, preload)
+        graded_chunks = parallel.imap_unordered(_grade, items, limits, processes, preload)
         for index, graded in enumerate(graded_chunks):
             for job, record in graded:
                 self.save(job, record)

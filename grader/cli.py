@@ -28,9 +28,10 @@ from pathlib import Path
 
 from . import catalog, import_judge, progress
 from .catalog import Kata, UnknownKata
+from .lanes import Lane
 from .reporters import console, overview, report, write_json
 from .results import Result
-from .sandbox import Limits, Worker
+from .sandbox import Limits
 
 EXIT_PASSED, EXIT_NOT_PASSED, EXIT_USAGE = 0, 1, 2
 COMMANDS = ("list", "hint", "watch", "reset", "solution")
@@ -77,17 +78,17 @@ def _stdout_to_stderr() -> Iterator[None]:
         os.close(saved)
 
 
-def grade_file(kata: Kata, path: Path, worker: Worker, seed: int | None = None) -> Result:
+def grade_file(kata: Kata, path: Path, lane: Lane, seed: int | None = None) -> Result:
     """Grade one file; a grade of the learner's own exercise file is remembered."""
-    result = import_judge().grade(kata, path, seed=seed, worker=worker)
+    result = import_judge().grade(kata, path, seed=seed, lane=lane)
     if path == kata.exercise_path:
         progress.record(kata, result)
     return result
 
 
-def _grade_one(kata: Kata, path: Path, args: argparse.Namespace, worker: Worker) -> int:
+def _grade_one(kata: Kata, path: Path, args: argparse.Namespace, lane: Lane) -> int:
     with _stdout_to_stderr() if args.json else contextlib.nullcontext():
-        result = grade_file(kata, path, worker, args.seed)
+        result = grade_file(kata, path, lane, args.seed)
     if args.json:
         write_json(result.to_gradescope())
     else:
@@ -95,12 +96,12 @@ def _grade_one(kata: Kata, path: Path, args: argparse.Namespace, worker: Worker)
     return EXIT_PASSED if result.passed else EXIT_NOT_PASSED
 
 
-def _grade_kata(worker: Worker, item: tuple[Kata, int | None]) -> tuple[Kata, Result]:
+def _grade_kata(lane: Lane, item: tuple[Kata, int | None]) -> tuple[Kata, Result]:
     """In a grading process: one kata of the learner's."""
     from .judge import grade
 
     kata, seed = item
-    return kata, grade(kata, kata.exercise_path, seed=seed, worker=worker)
+    return kata, grade(kata, kata.exercise_path, seed=seed, lane=lane)
 
 
 def _grade_all(args: argparse.Namespace) -> int:
@@ -150,10 +151,10 @@ def _limits(args: argparse.Namespace) -> Limits:
     return Limits(check_seconds=args.time_limit)
 
 
-def _start_worker(args: argparse.Namespace, kata: Kata | None) -> Worker:
-    worker = Worker(_limits(args), preload=kata.worker_imports if kata else ())
-    worker.start()  # warms up while this process imports torch and pytest
-    return worker
+def _start_lane(args: argparse.Namespace, kata: Kata | None) -> Lane:
+    lane = Lane(_limits(args), preload=kata.worker_imports if kata else ())
+    lane.start()  # the worker warms up while this process imports torch and pytest
+    return lane
 
 
 def _reset(kata: Kata, args: argparse.Namespace) -> int:
@@ -181,11 +182,11 @@ def _solution(kata: Kata, args: argparse.Namespace) -> int:
     if args.force:
         print(f"(--force: the reference for {kata.id}, before you passed it)", file=sys.stderr)
     else:
-        worker = _start_worker(args, kata)
+        lane = _start_lane(args, kata)
         try:
-            result = grade_file(kata, kata.exercise_path, worker)
+            result = grade_file(kata, kata.exercise_path, lane)
         finally:
-            worker.close()
+            lane.close()
         if not result.passed:
             print(
                 f"{kata.id} does not pass yet ({result.score:g}/{result.max_score:g}): the "
@@ -306,7 +307,7 @@ def run(argv: list[str]) -> int:
         from .watch import watch
 
         start = _kata(args.argument, command) if args.argument else progress.first_unpassed()
-        return watch(start, _start_worker(args, start))
+        return watch(start, _start_lane(args, start))
     kata = _kata(args.target, "") if args.target else None
     if args.file is not None:
         if kata is None:
@@ -315,11 +316,11 @@ def run(argv: list[str]) -> int:
             raise UsageError(f"cannot read {args.file}: no such file")
     if kata is None:
         return _grade_all(args)
-    worker = _start_worker(args, kata)
+    lane = _start_lane(args, kata)
     try:
-        return _grade_one(kata, args.file or kata.exercise_path, args, worker)
+        return _grade_one(kata, args.file or kata.exercise_path, args, lane)
     finally:
-        worker.close()
+        lane.close()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,9 +22,11 @@ import torch
 
 from . import kit
 from .catalog import CHECKS_DIR, Kata
+from .lanes import Lane, TaskOutcome
 from .results import CheckResult, Result, fingerprint
-from .sandbox import JobOutcome, Limits, Worker
+from .sandbox import Limits
 from .worker import wire
+from .worker.protocol import LoadFailed, Missing, Raised, TooLarge
 
 # pytest runs quietly (our reporters speak), with plain asserts so a check's message is its own;
 # the unraisable/thread-exception plugins are off: their gc passes at exit cost ~0.2 s a run;
@@ -64,14 +66,14 @@ def read_submission(path: Path) -> tuple[str, str]:
 
 
 @dataclass
-class Session:
-    """One grading run: the submission, the worker and the clock."""
+class GradingRun:
+    """One grading run: the submission, the lane that runs it and the clock."""
 
     kata: Kata
     source: str
     filename: str
     problem: str
-    worker: Worker
+    lane: Lane
     limits: Limits
     seed: int
     started: float = field(default_factory=time.monotonic)
@@ -92,21 +94,38 @@ class Submission:
     problem: str = ""
 
 
-def _load_error_message(error: dict[str, Any]) -> str:
-    if error.get("kind") == "syntax":
-        text = error.get("text") or ""
+def _load_error_message(failed: LoadFailed) -> str:
+    if failed.syntax is not None:
+        text = failed.syntax.text
         pointer = f"\n    {text}" if text else ""
         return (
-            f"your file has a syntax error on line {error.get('line')}: "
-            f"{error.get('message')}{pointer}"
+            f"your file has a syntax error on line {failed.syntax.line}: "
+            f"{failed.syntax.message}{pointer}"
         )
-    return str(kit.LearnerRaised("importing your file", error))
+    assert failed.error is not None
+    return str(kit.LearnerRaised("importing your file", failed.error))
+
+
+def _ran_out(outcome: TaskOutcome, limits: Limits) -> str:
+    """Why the run's processes were killed, when its cgroup says it went over the budget."""
+    usage = outcome.usage
+    if usage is not None and usage.out_of_memory:
+        return (
+            f"went over the run's memory budget of {limits.budget.memory_bytes / 2**30:g} GiB "
+            "(all the processes it started together) and was killed"
+        )
+    if usage is not None and usage.out_of_tasks:
+        return (
+            f"tried to start more than {limits.budget.tasks} processes and threads "
+            "(the run's budget)"
+        )
+    return ""
 
 
 class Learner:
     """The learner's module, as seen from a check: every call runs in the worker."""
 
-    def __init__(self, session: Session, seconds: float, seed: int) -> None:
+    def __init__(self, session: GradingRun, seconds: float, seed: int) -> None:
         self._session = session
         self._seconds = seconds
         self._seed = seed  # the worker's random state for this check's calls
@@ -162,12 +181,12 @@ class Learner:
             )
         seconds = min(self._seconds - self._used, run_left)
         self._calls += 1
-        outcome = session.worker.run(
+        outcome = session.lane.run(
             session.source,
             session.filename,
             task,
             seconds,
-            imports=session.kata.worker_imports,  # imported once in the worker, not per child
+            imports=session.kata.worker_imports,  # imported once in the worker, not per run
             run=session.run_id,
             seed=self._seed + self._calls,
         )
@@ -175,14 +194,15 @@ class Learner:
         self.printed += outcome.output
         return self._interpret(outcome, what, forbid)
 
-    def _interpret(self, outcome: JobOutcome, what: str, forbid: kit.Forbidden | None) -> Any:
+    def _interpret(self, outcome: TaskOutcome, what: str, forbid: kit.Forbidden | None) -> Any:
+        session = self._session
         if outcome.timed_out and not outcome.loaded:
             # importing the file is the same in every check: the others need not wait again
-            self._session.problem = (
+            session.problem = (
                 f"importing your file did not finish within {self._seconds:g} s: code at the "
                 "top level of the file runs on import (an infinite loop there?)"
             )
-            raise kit.LearnerTimedOut(self._session.problem)
+            raise kit.LearnerTimedOut(session.problem)
         if outcome.timed_out:
             raise kit.LearnerTimedOut(
                 f"{what} did not finish within the {self._seconds:g} s limit: an infinite loop, "
@@ -190,46 +210,44 @@ class Learner:
             )
         if outcome.broken:
             raise kit.LearnerBroke(f"{WORKER_BROKE}: {outcome.broken}")
-        reply = outcome.reply
-        if reply is None and not outcome.loaded:
-            self._session.problem = (
-                f"importing your file ended its process without answering ({outcome.status}): "
-                "sys.exit, os._exit or a crash at the top level of your file?"
-            )
-            raise kit.LearnerBroke(self._session.problem)
-        if reply is None:
+        if outcome.refused:
+            raise kit.LearnerBroke(f"{what} {outcome.refused}: that ends its process")
+        if outcome.unreadable:
             raise kit.LearnerBroke(
-                f"{what} ended its process without answering ({outcome.status}): "
-                "sys.exit, os._exit or a crash in your code?"
+                f"{what} returned something the grader cannot read: {outcome.unreadable}"
             )
-        if "load_error" in reply:
+        answer = outcome.answer
+        if answer is None:
+            cause = _ran_out(outcome, session.limits) or (
+                f"ended its process without answering ({outcome.status}): "
+                "sys.exit, os._exit or a crash"
+            )
+            if not outcome.loaded:
+                session.problem = f"importing your file {cause}"
+                raise kit.LearnerBroke(session.problem)
+            raise kit.LearnerBroke(f"{what} {cause}")
+        if isinstance(answer, LoadFailed):
             # importing the file fails the same way for every check: the others fail at once
-            self._session.problem = _load_error_message(reply["load_error"])
-            raise kit.LearnerBroke(self._session.problem)
-        if "missing" in reply:
+            session.problem = _load_error_message(answer)
+            raise kit.LearnerBroke(session.problem)
+        if isinstance(answer, Missing):
             raise kit.LearnerMissing(
-                f"your file does not define `{reply['missing']}`: keep the name and signature "
+                f"your file does not define `{answer.name}`: keep the name and signature "
                 "from the exercise"
             )
-        if "raised" in reply:
-            raise kit.LearnerRaised(what, reply["raised"])
-        if "too_large" in reply:
+        if isinstance(answer, Raised):
+            raise kit.LearnerRaised(what, answer.error)
+        if isinstance(answer, TooLarge):
             raise kit.LearnerBroke(
-                f"{what} returned {reply['too_large']} bytes of data: far larger than the answer"
+                f"{what} returned {answer.size:,} bytes of data: far larger than the answer"
             )
-        used = reply.get("forbidden_used") or []
-        if forbid and used:
+        if forbid and answer.forbidden_used:
             raise kit.Failure(
-                f"{what} calls {forbid.names} (aten::{', aten::'.join(used)} ran): "
-                "the point of this kata is to write it yourself.",
-                (f"{self._session.kata.id}/forbidden-call",),
+                f"{what} calls {forbid.names} (aten::{', aten::'.join(answer.forbidden_used)} "
+                "ran): the point of this kata is to write it yourself.",
+                (f"{session.kata.id}/forbidden-call",),
             )
-        try:
-            return wire.from_data(reply.get("value"))
-        except (wire.WireError, ValueError, TypeError, KeyError, RuntimeError) as exc:
-            raise kit.LearnerBroke(
-                f"{what} returned something that is not plain data ({exc})"
-            ) from None
+        return answer.value
 
 
 def _check_seed(run_seed: int, nodeid: str) -> int:
@@ -255,13 +273,11 @@ class JudgePlugin:
     collector of their verdicts. One pytest session serves every submission given: its
     start-up and the collection of the checks are paid once."""
 
-    def __init__(
-        self, kata: Kata, submissions: list[Submission], worker: Worker, seed: int
-    ) -> None:
-        self.kata, self.submissions, self.worker, self.seed = kata, submissions, worker, seed
+    def __init__(self, kata: Kata, submissions: list[Submission], lane: Lane, seed: int) -> None:
+        self.kata, self.submissions, self.lane, self.seed = kata, submissions, lane, seed
         self.collect_errors: list[str] = []
         self.graded: list[Result] = []
-        self.session: Session  # the submission being graded
+        self.session: GradingRun  # the submission being graded
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtestloop(self, session: pytest.Session) -> bool:
@@ -271,13 +287,13 @@ class JudgePlugin:
         if self.collect_errors or not items:
             return True  # reported by grade_sources
         for submission in self.submissions:
-            self.session = Session(
+            self.session = GradingRun(
                 kata=self.kata,
                 source=submission.source,
                 filename=submission.filename,
                 problem=submission.problem,
-                worker=self.worker,
-                limits=self.worker.limits,
+                lane=self.lane,
+                limits=self.lane.limits,
                 seed=self.seed,
             )
             for index, item in enumerate(items):
@@ -290,7 +306,7 @@ class JudgePlugin:
                     kata=self.kata.name,
                     file=submission.filename,
                     seed=self.seed,
-                    sandbox=self.worker.mode,
+                    sandbox=self.lane.protections,
                     checks=self.session.results,
                     execution_time=time.monotonic() - self.session.started,
                     problem=submission.problem,
@@ -365,14 +381,14 @@ def grade(
     path: Path,
     *,
     seed: int | None = None,
-    worker: Worker | None = None,
+    lane: Lane | None = None,
 ) -> Result:
     """Grade the file at `path` as a submission for `kata` with the kata's hidden checks.
 
-    `worker` may be shared between runs (its limits apply); one is made if none is given.
+    `lane` may be shared between runs (its limits apply); one is made if none is given.
     """
     source, problem = read_submission(path)
-    return grade_source(kata, source, str(path), problem=problem, seed=seed, worker=worker)
+    return grade_source(kata, source, str(path), problem=problem, seed=seed, lane=lane)
 
 
 def grade_source(
@@ -382,12 +398,12 @@ def grade_source(
     *,
     problem: str = "",
     seed: int | None = None,
-    worker: Worker | None = None,
+    lane: Lane | None = None,
     only: str | None = None,
 ) -> Result:
     """Grade `source` (shown to the learner as `filename`); `only` runs just that one check."""
     submission = Submission(source, filename, problem)
-    return grade_sources(kata, [submission], seed=seed, worker=worker, only=only)[0]
+    return grade_sources(kata, [submission], seed=seed, lane=lane, only=only)[0]
 
 
 def grade_sources(
@@ -395,26 +411,26 @@ def grade_sources(
     submissions: list[Submission],
     *,
     seed: int | None = None,
-    worker: Worker | None = None,
+    lane: Lane | None = None,
     only: str | None = None,
 ) -> list[Result]:
     """Grade each submission for `kata`, one after another, in one pytest session.
 
-    `worker` may be shared between runs (its limits apply); one is made if none is given.
-    Every submission gets a fresh child in the worker, as with one submission per call.
+    `lane` may be shared between runs (its limits apply); one is made if none is given.
+    Every submission gets a fresh run process in the worker, as with one submission per call.
     """
     seed = secrets.randbelow(2**31) if seed is None else seed
-    own_worker = worker is None
-    worker = worker or Worker(Limits())
-    plugin = JudgePlugin(kata, submissions, worker, seed)
+    own_lane = lane is None
+    lane = lane or Lane(Limits())
+    plugin = JudgePlugin(kata, submissions, lane, seed)
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     torch.set_num_threads(1)  # the worker runs on one thread: same arithmetic, same results
     try:
         target = f"{kata.checks_path}::{only}" if only else str(kata.checks_path)
         pytest.main([target, *PYTEST_ARGS], plugins=[plugin])
     finally:
-        if own_worker:
-            worker.close()
+        if own_lane:
+            lane.close()
     if plugin.collect_errors or any(not result.checks for result in plugin.graded):
         raise InternalError(
             f"the checks for {kata.name} did not load:\n" + "\n".join(plugin.collect_errors)

@@ -10,24 +10,27 @@ out-of-process judge instead). The check itself is the same pytest check as
 
 from __future__ import annotations
 
+import json
 import time
 import types
 from typing import Any
 
 from . import judge
 from .catalog import find
-from .sandbox import JobOutcome, Limits
-from .worker import runner
+from .lanes import TaskOutcome
+from .sandbox import Limits
+from .worker import protocol, runner
 
 
 class CheckFailed(AssertionError):
     """A hidden check failed; its message is the judge's diagnosis."""
 
 
-class KernelWorker:
-    """Stands in for the sandboxed worker: runs each job on the kernel's own definitions."""
+class KernelLane:
+    """Stands in for a lane of the sandboxed worker: runs each task on the kernel's own
+    definitions."""
 
-    mode = "the notebook's kernel (no sandbox)"
+    protections = "the notebook's kernel (no sandbox)"
 
     def __init__(self, namespace: dict[str, Any]) -> None:
         self.limits = Limits()
@@ -44,10 +47,12 @@ class KernelWorker:
         imports: tuple[str, ...] = (),
         run: str = "",
         seed: int | None = None,
-    ) -> JobOutcome:
+    ) -> TaskOutcome:
         started = time.monotonic()
-        reply = runner.answer(self._module, task, filename, seed)
-        return JobOutcome(reply=reply, elapsed=time.monotonic() - started)
+        answer = protocol.parse_answer(
+            json.dumps(runner.answer(self._module, task, filename, seed))
+        )
+        return TaskOutcome(answer=answer, elapsed=time.monotonic() - started, loaded=True)
 
     def close(self) -> None:
         """Nothing to stop: the kernel is not ours."""
@@ -61,7 +66,7 @@ def run_check(kata: str, check: str, namespace: dict[str, Any]) -> None:
     cells = namespace.get("In") or []  # IPython's history: the solution cell's text is there
     source = "\n\n".join(cell for cell in cells if isinstance(cell, str))
     result = judge.grade_source(
-        find(kata), source, "<notebook>", worker=KernelWorker(namespace), only=check
+        find(kata), source, "<notebook>", lane=KernelLane(namespace), only=check
     )
     for outcome in result.checks:
         if not outcome.passed:

@@ -18,10 +18,14 @@ from typing import Any, Union
 import pytest
 import torch
 
-from .worker.wire import Opaque
+from .worker.protocol import ErrorInfo
+from .worker.wire import Opaque, Unreadable
 
 points = pytest.mark.points  # @points(2): what a check is worth
 seconds = pytest.mark.seconds  # @seconds(60): a longer time limit for a slow check
+
+
+TAMPERED = "the grader's scenario came back malformed: do not patch the grader"
 
 
 @dataclass(frozen=True)
@@ -44,10 +48,10 @@ class Failure(Exception):
 class LearnerRaised(Failure):
     """The learner's code raised an exception."""
 
-    def __init__(self, what: str, error: dict[str, Any]) -> None:
-        self.error_type = str(error.get("type", "Exception"))
-        self.error_message = str(error.get("message", ""))
-        where = "".join(f"\n    at {frame}" for frame in error.get("frames", []))
+    def __init__(self, what: str, error: ErrorInfo) -> None:
+        self.error_type = error.type
+        self.error_message = error.message
+        where = "".join(f"\n    at {frame}" for frame in error.frames)
         super().__init__(f"{what} raised {self.error_type}: {self.error_message}{where}")
 
 
@@ -278,7 +282,7 @@ def observed(seen: Any, kind: type, *keys: str) -> Any:
     """A scenario's report of the expected kind (and keys); anything else means the submission
     tampered with the worker, and fails plainly instead of crashing the check."""
     if type(seen) is not kind or (keys and not all(k in seen for k in keys)):
-        fail(f"the grader's scenario came back as {type_name(seen)}: do not patch the grader")
+        fail(f"{TAMPERED} (it came back as {type_name(seen)})")
     return seen
 
 
@@ -287,5 +291,13 @@ def case_value(outcome: Any, what: str) -> Any:
     exception in it raised as a failure of `what`."""
     outcome = observed(outcome, dict)
     if "raised" in outcome:
-        raise LearnerRaised(what, observed(outcome["raised"], dict))
+        raise learner_error(what, outcome["raised"])
     return observed(outcome, dict, "value")["value"]
+
+
+def learner_error(what: str, described: Any) -> LearnerRaised:
+    """The learner's exception as a scenario described it (runner.describe_exception)."""
+    try:
+        return LearnerRaised(what, ErrorInfo.from_tree(described))
+    except Unreadable:
+        raise Failure(TAMPERED) from None

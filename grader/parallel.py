@@ -12,32 +12,32 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
 from typing import Any, TypeVar
 
 from . import import_judge
-from .sandbox import Limits, SharedWorker, Worker
+from .lanes import Lane, LanePool
+from .sandbox import Limits
 
 Item = TypeVar("Item")
 Graded = TypeVar("Graded")
 
-_worker: Worker | None = None  # in each grading process: its lane
+_lane: Lane | None = None  # in each grading process: its lane
 _grade_one: Callable | None = None
 
 
-def _adopt_lane(workers: list[Worker], taken: Any, grade_one: Callable, fallback: Worker) -> None:
-    global _worker, _grade_one
+def _adopt_lane(lanes: list[Lane], taken: Any, grade_one: Callable, fallback: Lane) -> None:
+    global _lane, _grade_one
     with taken.get_lock():
         index = taken.value
         taken.value += 1
     # a replacement for a process that died finds every lane taken: it gets its own worker
-    _worker = workers[index] if index < len(workers) else fallback
+    _lane = lanes[index] if index < len(lanes) else fallback
     _grade_one = grade_one
 
 
 def _call(item: object) -> object:
-    assert _worker is not None and _grade_one is not None
-    return _grade_one(_worker, item)
+    assert _lane is not None and _grade_one is not None
+    return _grade_one(_lane, item)
 
 
 def default_processes() -> int:
@@ -45,30 +45,29 @@ def default_processes() -> int:
 
 
 def imap_unordered(
-    grade_one: Callable[[Worker, Item], Graded],
+    grade_one: Callable[[Lane, Item], Graded],
     items: Sequence[Item],
     limits: Limits,
     processes: int,
-    hidden: tuple[Path, ...] = (),
     preload: tuple[str, ...] = (),
 ) -> Iterator[Graded]:
-    """`grade_one(worker, item)` for every item, on up to `processes` processes, as each ends.
+    """`grade_one(lane, item)` for every item, on up to `processes` processes, as each ends.
 
     `preload`: modules the worker imports once, up front (torch._dynamo, which an optimizer
     pulls in on first use, costs a second in every process that imports it); runs that
-    need none of them do not wait for that (SplitWorker).
+    need none of them do not wait for that (SplitLane).
     """
     if not items:
         return
     processes = max(1, min(processes, len(items)))
-    shared = SharedWorker(limits, processes, hidden, preload)  # starts importing now
+    pool = LanePool(limits, processes, preload)  # starts importing now
     try:
         import_judge()  # before forking: no grading process pays again
 
         context = multiprocessing.get_context("fork")
-        fallback = Worker(limits, hidden)  # started only if needed
-        setup = (shared.workers, context.Value("i", 0), grade_one, fallback)
-        with context.Pool(processes, _adopt_lane, setup) as pool:
-            yield from pool.imap_unordered(_call, items)
+        fallback = Lane(limits)  # started only if needed
+        setup = (pool.lanes, context.Value("i", 0), grade_one, fallback)
+        with context.Pool(processes, _adopt_lane, setup) as grading:
+            yield from grading.imap_unordered(_call, items)
     finally:
-        shared.close()
+        pool.close()

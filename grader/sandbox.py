@@ -1,36 +1,46 @@
-"""Starts the worker in a sandbox and runs jobs in it with time limits.
+"""Starts the worker: bubblewrap with an allow-list file system, and a budget per run.
 
-The judge never imports learner code: it asks the worker, a separate process,
-to run one job at a time and reads back plain data. The worker runs under
-bubblewrap when it works here (read-only system, private /tmp, no network, the
-project's references and checks hidden); otherwise in a plain process with
-resource limits, and says so ("unsandboxed").
+The judge never imports learner code: it asks the worker, a separate process, to run tasks
+and reads back plain data (grader/lanes.py). Under bubblewrap the worker sees, read-only, only
+the Python runtime (interpreter, standard library, system libraries), the installed packages
+torch and numpy need, and the worker's own code (mounted at /katas): no home directory, no
+checkout, no course, no submissions, no grades. It has no network, and a user namespace of
+its own in which it may wall each run in (grader/worker/isolation.py). Each lane's runs share
+one cgroup budget (grader/budget.py). Without bubblewrap the worker is a plain process with
+per-process limits, and every report says so ("unsandboxed").
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import json
 import os
-import secrets
-import select
+import re
 import shutil
 import signal
 import subprocess
 import sys
+import sysconfig
 import tempfile
-import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
 
-from .catalog import PACKAGE_DIR, PROJECT_ROOT
-from .worker import wire
+from .budget import Cgroups, RunBudget
+from .catalog import PACKAGE_DIR
 
 _PR_SET_PDEATHSIG = 1
-STUCK_SECONDS = 5.0  # grace beyond a job's limit before the worker itself counts as stuck
 CLOSE_GRACE_SECONDS = 1.0  # for a closing worker to clean up after itself before it is killed
+WORKER_ROOT = "/katas"  # where the sandbox shows grader/__init__.py and grader/worker/
+# what the worker's Python imports, besides its standard library
+NEEDED_DISTRIBUTIONS = ("torch", "numpy")
+# the worker runs this: its own code first on sys.path, then the directories the needed
+# packages live in; never the working directory ('' for -c) nor anything writable
+BOOTSTRAP = (
+    "import sys; sys.path[:] = [{root!r}, *[p for p in sys.path if p], *{sites!r}];"
+    " from grader.worker.zygote import main; main()"
+)
 
 
 @dataclass(frozen=True)
@@ -40,21 +50,8 @@ class Limits:
     check_seconds: float = 2.0
     run_seconds: float = 120.0
     startup_seconds: float = 60.0
-    memory_bytes: int = 4 * 2**30  # torch needs ~2 GiB of address space to start its threads
-
-
-@dataclass
-class JobOutcome:
-    """What happened to one job, as the judge saw it."""
-
-    reply: dict[str, Any] | None = None  # the child's answer; None if it never gave one
-    status: str = ""  # how the child ended
-    output: str = ""  # what learner code printed (the start of it)
-    output_bytes: int = 0
-    timed_out: bool = False
-    elapsed: float = 0.0  # seconds from sending the job to its end (start-up excluded)
-    broken: str | None = None  # the worker spoke garbage or died
-    loaded: bool = False  # the learner's file finished importing in this job
+    memory_bytes: int = 4 * 2**30  # per process: torch needs ~2 GiB of address space to start
+    budget: RunBudget = field(default_factory=RunBudget)  # per run, all its processes
 
 
 @cache
@@ -66,7 +63,7 @@ def bubblewrap_problem() -> str | None:
     if bwrap is None:
         return "bubblewrap (bwrap) is not installed"
     probe = subprocess.run(
-        [bwrap, "--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "true"],
+        [bwrap, "--ro-bind", "/", "/", *_NAMESPACES, "true"],
         capture_output=True,
         text=True,
         timeout=10,
@@ -76,45 +73,135 @@ def bubblewrap_problem() -> str | None:
     return None
 
 
-def sandbox_mode() -> str:
-    problem = bubblewrap_problem()
-    return "bubblewrap" if problem is None else f"unsandboxed ({problem})"
+# a user namespace of its own (where the worker holds the capabilities to wall in each run;
+# every run drops them), and no network; the cgroup namespace is shared, so that runs can
+# join the judge's cgroups
+_NAMESPACES = (
+    *("--unshare-user", "--uid", "0", "--gid", "0", "--cap-add", "ALL"),
+    *("--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts"),
+    *("--die-with-parent", "--new-session"),
+)
 
 
-def _bubblewrap_command(python: str, also_hidden: tuple[Path, ...]) -> list[str]:
-    command = [
-        "bwrap",
-        "--ro-bind",
-        "/",
-        "/",
-        "--dev",
-        "/dev",
-        "--proc",
-        "/proc",
-        "--unshare-all",
-        "--die-with-parent",
-        "--new-session",
-        "--cap-drop",
-        "ALL",
-        "--chdir",
-        "/tmp",
-    ]
-    private_tmp = Path("/tmp")  # a fresh tmpfs: the worker's own scratch space
-    # the checks, the project holding the references, and whatever the caller adds
-    # (parents first: a tmpfs mounted over a parent would bury an earlier one on its child)
-    also_hidden = tuple(p.resolve() for p in also_hidden)
-    hidden = sorted({PROJECT_ROOT, PACKAGE_DIR, *also_hidden}, key=lambda p: len(p.parts))
-    for path in (private_tmp, *hidden):
-        command += ["--tmpfs", str(path)]
-    # what the worker runs on comes back into view, even from under a hidden dir or /tmp
-    visible = [PACKAGE_DIR / "__init__.py", PACKAGE_DIR / "worker", Path(sys.prefix)]
-    visible.append(Path(sys.base_prefix))
-    for path in visible:
-        if any(path.is_relative_to(h) for h in (private_tmp, *hidden)):
-            command += ["--ro-bind", str(path), str(path)]
-    for path in hidden:
-        command += ["--remount-ro", str(path)]
-    return [*command, python, "-m", "grader.worker"]
+def _normalize(name: str) -> str:
+    return name.lower().replace("-", "_").replace(".", "_")
+
+
+@dataclass(frozen=True)
+class _Distribution:
+    site: Path
+    info: str  # its *.dist-info directory's name
+
+    def requires(self) -> list[str]:
+        """The names of what it requires (markers aside: one too many is only shown)."""
+        names = []
+        with contextlib.suppress(OSError):
+            for line in (self.site / self.info / "METADATA").read_text().splitlines():
+                if line.startswith("Requires-Dist:") and "extra ==" not in line:
+                    names += re.findall(r"^[A-Za-z0-9._-]+", line.split(":", 1)[1].strip())
+        return names
+
+    def top_level(self) -> set[str]:
+        """The names it installs at the top of its site directory (packages, modules, libs)."""
+        names = {self.info}
+        with contextlib.suppress(OSError):
+            for line in (self.site / self.info / "RECORD").read_text().splitlines():
+                first = line.split(",", 1)[0].split("/", 1)[0]
+                if first and first != ".." and not first.endswith(".pth"):
+                    names.add(first)
+        return names
+
+
+def _distributions(sites: list[Path]) -> dict[str, _Distribution]:
+    """Every installed distribution in `sites`, by normalized name (the first site wins)."""
+    found: dict[str, _Distribution] = {}
+    for site in sites:
+        with contextlib.suppress(OSError):
+            for entry in os.listdir(site):
+                if entry.endswith(".dist-info"):
+                    found.setdefault(_normalize(entry.split("-")[0]), _Distribution(site, entry))
+    return found
+
+
+def _needed(sites: list[Path]) -> list[_Distribution]:
+    """The needed distributions and everything they require, installed."""
+    installed = _distributions(sites)
+    todo, seen = [_normalize(n) for n in NEEDED_DISTRIBUTIONS], set()
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in installed:
+            continue
+        seen.add(name)
+        todo += [_normalize(n) for n in installed[name].requires()]
+    return [installed[name] for name in sorted(seen)]
+
+
+def _bind(path: Path | str) -> list[str]:
+    return ["--ro-bind", str(path), str(path)]
+
+
+@cache
+def allow_list() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """bwrap's arguments for what the worker may see, and the site directories it imports from.
+
+    Site directories under a directory shown whole (the standard library's site-packages, the
+    system's dist-packages) are masked by an empty read-only tmpfs first, and only the needed
+    packages are shown in them.
+    """
+    args: list[str] = []
+    shown: list[Path] = []
+    for name in ("usr/lib", "usr/lib64", "usr/lib32", "usr/libx32"):
+        path = Path("/", name)
+        if path.is_dir() and not path.is_symlink():
+            args += _bind(path)
+            shown.append(path)
+    for name in ("lib", "lib64", "lib32", "libx32", "bin"):
+        path = Path("/", name)
+        if path.is_symlink():
+            args += ["--symlink", os.readlink(path), str(path)]
+        elif path.is_dir() and name != "bin":
+            args += _bind(path)
+            shown.append(path)
+    executable = Path(sys.executable)
+    args += _bind(executable)
+    for config in (executable.parent / "pyvenv.cfg", executable.parent.parent / "pyvenv.cfg"):
+        if config.is_file():
+            args += _bind(config)
+    stdlib = Path(os.__file__).parent
+    args += _bind(stdlib)
+    shown.append(stdlib)
+    dynload = sysconfig.get_config_var("DESTSHARED")
+    if dynload and Path(dynload).is_dir() and not Path(dynload).is_relative_to(stdlib):
+        args += _bind(dynload)
+    if sysconfig.get_config_var("Py_ENABLE_SHARED"):
+        libdir = Path(sysconfig.get_config_var("LIBDIR") or "/nonexistent")
+        for library in libdir.glob(f"{sysconfig.get_config_var('LDLIBRARY')}*"):
+            args += _bind(library)
+    for path in ("/etc/ld.so.cache", "/etc/localtime", "/sys/devices/system/cpu"):
+        if os.path.exists(path):
+            args += _bind(path)
+
+    sites = [Path(p) for p in sys.path if p and Path(p).is_dir() and Path(p).name.endswith(
+        ("site-packages", "dist-packages"))]  # fmt: skip
+    for root in shown:
+        sites += [s for s in root.glob("python3*/*-packages") if s not in sites]
+        sites += [s for s in root.glob("*-packages") if s not in sites]
+    masked = [s for s in sites if any(s.is_relative_to(root) for root in shown)]
+    for site in masked:
+        args += ["--tmpfs", str(site)]
+    needed = _needed(sites)
+    for dist in needed:
+        for name in sorted(dist.top_level()):
+            if (dist.site / name).exists():
+                args += _bind(dist.site / name)
+    worker = f"{WORKER_ROOT}/grader"
+    args += ["--ro-bind", str(PACKAGE_DIR / "__init__.py"), f"{worker}/__init__.py"]
+    args += ["--ro-bind", str(PACKAGE_DIR / "worker"), f"{worker}/worker"]
+    # the worker's own /tmp (torch's import asks for one); each run mounts a private one on it
+    args += ["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+    for path in ("/", "/dev", *map(str, masked)):  # nothing a run could write for the next
+        args += ["--remount-ro", path]
+    return tuple(args), tuple(sorted({str(dist.site) for dist in needed}))
 
 
 def _die_with_parent() -> None:
@@ -124,7 +211,7 @@ def _die_with_parent() -> None:
 
 @dataclass(frozen=True)
 class Link:
-    """The judge's ends of one worker lane: jobs go out on `commands`, frames come back."""
+    """The judge's ends of one lane: jobs go out on `commands`, messages come back."""
 
     commands: int
     replies: int
@@ -145,61 +232,92 @@ class WorkerProcess:
     def __init__(
         self,
         limits: Limits,
-        hidden: tuple[Path, ...] = (),
         lanes: int = 1,
         preload: tuple[str, ...] = (),
         light_lanes: int = 0,
     ) -> None:
         """`light_lanes`: how many of the lanes (the first ones) are forked before `preload`
         is imported, for runs that need none of it."""
-        self.mode = sandbox_mode()
+        problem = bubblewrap_problem()
+        self.sandboxed = problem is None
+        cgroups = Cgroups.create(limits.budget, lanes)
+        self.cgroups = cgroups if isinstance(cgroups, Cgroups) else None
+        self.limits_held = (
+            f"budget per run ({self.cgroups.kind}): {limits.budget.describe()}, /tmp "
+            f"{limits.budget.tmp_bytes // 2**20} MiB"
+            if self.cgroups
+            else f"limits: per process only ({cgroups})"
+        )
+        self.sandbox = "bubblewrap" if self.sandboxed else f"unsandboxed ({problem})"
         self._scratch: tempfile.TemporaryDirectory[str] | None = None
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "PYTHONPATH": str(PACKAGE_DIR.parent),
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "PYTHONHASHSEED": "0",
-            "HOME": "/tmp",
-            "KATAS_MEMORY_BYTES": str(limits.memory_bytes),
-            "KATAS_PRELOAD": ",".join(preload),
-            "KATAS_LIGHT_LANES": str(light_lanes),
-            "OMP_NUM_THREADS": "1",
-        }
-        python = sys.executable
-        if self.mode == "bubblewrap":
-            command, cwd = _bubblewrap_command(python, hidden), None
-        else:
-            self._scratch = tempfile.TemporaryDirectory(prefix="katas-worker-")
-            command, cwd = [python, "-m", "grader.worker"], self._scratch.name
-            env["TMPDIR"] = self._scratch.name
         theirs, self.links = [], []
-        for _ in range(lanes):
+        for index in range(lanes):
             commands_r, commands_w = os.pipe()
             replies_r, replies_w = os.pipe()
             os.set_blocking(commands_w, False)
             os.set_blocking(replies_r, False)
-            theirs.append((commands_r, replies_w))
+            budget = self.cgroups.lanes[index].open_procs() if self.cgroups else []
+            theirs.append([commands_r, replies_w, budget])
             self.links.append(Link(commands_w, replies_r))
-        env["KATAS_LANES"] = ";".join(f"{r},{w}" for r, w in theirs)
+        config = {
+            "lanes": theirs,
+            "light": light_lanes,
+            "preload": list(preload),
+            "memory_bytes": limits.memory_bytes,
+            "tmp_bytes": limits.budget.tmp_bytes,
+            "shm_bytes": limits.budget.shm_bytes,
+            "isolate": self.sandboxed,
+        }
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "HOME": "/tmp",
+            "USER": "learner",
+            "LANG": "C.UTF-8",
+            "PYTHONHASHSEED": "0",  # the same submission behaves the same on every run
+            "OMP_NUM_THREADS": "1",
+            "KATAS_WORKER": json.dumps(config),  # read once, then gone from the environment
+        }
+        if self.sandboxed:
+            visible, sites = allow_list()
+            command = ["bwrap", *_NAMESPACES, *visible, "--chdir", "/"]
+            boot = BOOTSTRAP.format(root=WORKER_ROOT, sites=list(sites))
+            cwd = None
+        else:
+            self._scratch = tempfile.TemporaryDirectory(prefix="katas-worker-")
+            command, cwd = [], self._scratch.name
+            boot = BOOTSTRAP.format(root=str(PACKAGE_DIR.parent), sites=[])
+            env["TMPDIR"] = env["HOME"] = self._scratch.name
+        fds = [fd for commands, replies, budget in theirs for fd in (commands, replies, *budget)]
         self.proc = subprocess.Popen(
-            command,
+            [*command, sys.executable, "-s", "-B", "-c", boot],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             env=env,
             cwd=cwd,
-            pass_fds=[fd for pair in theirs for fd in pair],
+            pass_fds=fds,
             start_new_session=True,
             preexec_fn=_die_with_parent,
         )
-        for fd in (fd for pair in theirs for fd in pair):
+        for fd in fds:
             os.close(fd)
+
+    def describe(self, isolation_problem: str) -> str:
+        """What holds for the runs, for every report (isolation as the lane found it)."""
+        if not self.sandboxed:
+            return f"{self.sandbox}; {self.limits_held}"
+        isolated = (
+            "each run isolated"
+            if not isolation_problem
+            else f"runs NOT isolated from each other ({isolation_problem})"
+        )
+        return f"bubblewrap; {isolated}; {self.limits_held}"
 
     def close(self) -> None:
         """End the worker and everything it started.
 
-        Closing the lanes lets each serving loop kill its child and the child's descendants
-        itself (they are its orphans to reap); the process group is killed after a moment.
+        Closing the lanes lets each serving loop kill its run process itself; the process
+        group is killed after a moment.
         """
         for link in self.links:
             link.close()
@@ -209,216 +327,9 @@ class WorkerProcess:
         with contextlib.suppress(OSError):
             os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait()
+        if self.cgroups is not None:
+            self.cgroups.close()
+            self.cgroups = None
         if self._scratch is not None:
             self._scratch.cleanup()
             self._scratch = None
-
-
-class Worker:
-    """Runs jobs in a worker lane: its own process, or a lane of a shared one.
-
-    After a worker broke down (it died, or stopped answering), the next job starts a
-    fresh process of this Worker's own.
-    """
-
-    def __init__(
-        self,
-        limits: Limits,
-        hidden: tuple[Path, ...] = (),
-        link: Link | None = None,
-        preload: tuple[str, ...] = (),
-    ) -> None:
-        """`hidden`: directories the learner's code must not see besides the project's own
-        (an nbgrader course, whose source/ holds the references). `link`: a lane of a
-        shared WorkerProcess to use until it breaks. `preload`: what our own process imports
-        up front (see WorkerProcess)."""
-        self.limits = limits
-        self.hidden = hidden
-        self.preload = preload
-        self.mode = sandbox_mode()
-        self._own: WorkerProcess | None = None
-        self._link = link
-        self._reader = wire.FrameReader()
-        self._pending: list[dict[str, Any]] = []
-        self._ready = False
-
-    def start(self) -> None:
-        """Spawn our own worker, unless we have a lane, without waiting for it."""
-        if self._link is None:
-            self._own = WorkerProcess(self.limits, self.hidden, preload=self.preload)
-            self._link = self._own.links[0]
-            self._reader = wire.FrameReader()
-            self._pending = []
-            self._ready = False
-
-    def close(self) -> None:
-        """Stop using the worker: kill our own, or let go of a shared lane."""
-        link, self._link = self._link, None
-        if self._own is not None:
-            self._own.close()
-            self._own = None
-        elif link is not None:
-            link.close()
-
-    def _next_message(self, deadline: float) -> dict[str, Any] | None:
-        """The next message from the worker, or None at the deadline or when it died."""
-        assert self._link is not None
-        fd = self._link.replies
-        while not self._pending:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return None
-            ready, _, _ = select.select([fd], [], [], remaining)
-            if not ready:
-                continue
-            chunk = os.read(fd, 1 << 20)
-            if not chunk:
-                raise wire.WireError("the worker process ended")
-            self._pending.extend(self._reader.feed(chunk))
-        return self._pending.pop(0)
-
-    def _send(self, message: dict[str, Any], deadline: float) -> None:
-        """Write a job without ever blocking past `deadline` (a stopped worker reads nothing)."""
-        assert self._link is not None
-        fd = self._link.commands
-        view = memoryview(wire.dumps(message))
-        while view:
-            remaining = deadline - time.monotonic()
-            _, writable, _ = select.select([], [fd], [], max(remaining, 0))
-            if not writable:
-                raise wire.WireError("the worker took no job")
-            view = view[os.write(fd, view) :]
-
-    def _await_ready(self, deadline: float) -> str | None:
-        self.start()
-        while not self._ready:
-            message = self._next_message(deadline)
-            if message is None:
-                return "the worker did not start in time"
-            self._ready = message.get("op") == "ready"
-        return None
-
-    def run(
-        self,
-        source: str,
-        filename: str,
-        task: dict[str, Any],
-        seconds: float,
-        *,
-        imports: tuple[str, ...] = (),
-        run: str = "",
-        seed: int | None = None,
-    ) -> JobOutcome:
-        """Run one task on the learner's source within `seconds`.
-
-        Tasks with the same `run` id share a child that loaded the source once; another id
-        gets a fresh child. `seed` seeds the child's random state before the task.
-        `imports` are modules the worker imports once, before forking, so that no child pays
-        for them (torch.optim's first step imports torch._dynamo: seconds). The clock starts
-        when the worker hands the task over.
-        """
-        start_deadline = time.monotonic() + self.limits.startup_seconds
-        try:
-            problem = self._await_ready(start_deadline)
-        except wire.WireError as exc:
-            problem = f"the worker failed to start: {exc}"
-        if problem:
-            self.close()
-            return JobOutcome(broken=problem)
-        nonce = secrets.token_hex(8)
-        job = {
-            "op": "job",
-            "nonce": nonce,
-            "run": run or nonce,
-            "source": source,
-            "filename": filename,
-            "task": task,
-            "seed": seed,
-            "seconds": seconds,
-            "imports": list(imports),
-        }
-        outcome = JobOutcome()
-        forked: float | None = None
-        deadline = start_deadline
-        try:
-            self._send(job, deadline)
-            while True:
-                message = self._next_message(deadline)
-                if forked is not None:
-                    outcome.elapsed = time.monotonic() - forked
-                if message is None:
-                    self.close()
-                    outcome.broken = "the worker did not " + (
-                        "start the job in time" if forked is None else "end the job in time"
-                    )
-                    return outcome
-                if message.get("nonce") != nonce:
-                    continue  # stale or forged: not an answer to this job
-                op = message.get("op")
-                if op == "started" and forked is None:
-                    forked = time.monotonic()
-                    # the worker enforces `seconds`; past this it is stuck and is restarted
-                    deadline = forked + seconds + STUCK_SECONDS
-                elif op == "loaded":
-                    outcome.loaded = True
-                elif op == "reply" and outcome.reply is None:
-                    outcome.reply = message
-                elif op == "done":
-                    outcome.timed_out = bool(message.get("timed_out"))
-                    outcome.status = str(message.get("status", ""))
-                    outcome.output = str(message.get("output", ""))
-                    outcome.output_bytes = int(message.get("output_bytes", 0))
-                    return outcome
-        except (wire.WireError, OSError, ValueError, KeyError, TypeError) as exc:
-            self.close()
-            outcome.broken = f"the worker broke down ({exc})"
-            return outcome
-
-
-class SplitWorker(Worker):
-    """A lane where `preload` was imported, and a light lane forked before that import.
-
-    Runs that need no imports go to the light lane, ready as soon as torch is imported;
-    the others wait for the preload (torch._dynamo: a second more).
-    """
-
-    def __init__(self, limits: Limits, hidden: tuple[Path, ...], link: Link, light: Link) -> None:
-        super().__init__(limits, hidden, link)
-        self.light = Worker(limits, hidden, light)
-
-    def run(self, *args: Any, imports: tuple[str, ...] = (), **kwargs: Any) -> JobOutcome:
-        """Worker.run, on the lane `imports` (by keyword) call for."""
-        if imports:
-            return super().run(*args, imports=imports, **kwargs)
-        return self.light.run(*args, **kwargs)
-
-    def close(self) -> None:
-        self.light.close()
-        super().close()
-
-
-class SharedWorker:
-    """One worker process for several grading processes: torch is imported there once.
-
-    Each grading process (forked after this is made) takes one of `workers`. With a
-    `preload`, each also gets a light lane that does not wait for it (SplitWorker).
-    """
-
-    def __init__(
-        self,
-        limits: Limits,
-        lanes: int,
-        hidden: tuple[Path, ...] = (),
-        preload: tuple[str, ...] = (),
-    ) -> None:
-        light = lanes if preload else 0
-        self.process = WorkerProcess(limits, hidden, lanes + light, preload, light)
-        links = self.process.links
-        if light:  # the first `lanes` links are the light ones
-            pairs = zip(links[:lanes], links[lanes:], strict=True)
-            self.workers: list[Worker] = [SplitWorker(limits, hidden, h, lit) for lit, h in pairs]
-        else:
-            self.workers = [Worker(limits, hidden, link) for link in links]
-
-    def close(self) -> None:
-        self.process.close()

@@ -21,9 +21,9 @@ from pathlib import Path
 from . import catalog, progress
 from .catalog import Kata
 from .cli import grade_file
+from .lanes import Lane
 from .reporters import console, overview, report
 from .results import fingerprint
-from .sandbox import Worker
 
 POLL_SECONDS = 0.2
 SETTLE_SECONDS = 0.05  # editors save in several writes: let them finish
@@ -93,11 +93,11 @@ def _next_kata(kata: Kata) -> Kata | None:
     return katas[katas.index(kata) + 1] if kata is not katas[-1] else None
 
 
-def watch(kata: Kata | None, worker: Worker) -> int:
+def watch(kata: Kata | None, lane: Lane) -> int:
     out = console()
     if kata is None:
         out.print("Every kata passes! Nothing to watch.")
-        worker.close()
+        lane.close()
         return 0
     passed = False
     last_graded = None
@@ -108,7 +108,7 @@ def watch(kata: Kata | None, worker: Worker) -> int:
         last_graded = fingerprint(_read(kata.exercise_path))
         out.clear()
         out.print(f"[dim]watching {kata.exercise_path} (q quit, h hint, l list)[/dim]")
-        result = grade_file(kata, kata.exercise_path, worker)
+        result = grade_file(kata, kata.exercise_path, lane)
         passed = result.passed
         out.print(report(result, kata))
         if passed:
@@ -144,4 +144,4 @@ def watch(kata: Kata | None, worker: Worker) -> int:
                         regrade()
     finally:
         files.close()
-        worker.close()
+        lane.close()

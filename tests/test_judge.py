@@ -6,7 +6,8 @@ import gc
 
 from grader import catalog, import_judge
 from grader.judge import Submission, grade_source, grade_sources
-from grader.sandbox import Limits, Worker
+from grader.lanes import Lane
+from grader.sandbox import Limits
 
 from .conftest import with_override
 from .variants.ex03_gather_nll import WRONG
@@ -29,15 +30,15 @@ def test_one_session_grades_each_submission_as_if_alone():
         Submission("", "e.py", problem="e.py is not UTF-8 text"),
         Submission(reference, "f.py"),
     ]
-    worker = Worker(Limits())
+    lane = Lane(Limits())
     try:
-        together = grade_sources(kata, submissions, seed=11, worker=worker)
+        together = grade_sources(kata, submissions, seed=11, lane=lane)
         alone = [
-            grade_source(kata, s.source, s.filename, problem=s.problem, seed=11, worker=worker)
+            grade_source(kata, s.source, s.filename, problem=s.problem, seed=11, lane=lane)
             for s in submissions
         ]
     finally:
-        worker.close()
+        lane.close()
     assert [r.file for r in together] == [s.filename for s in submissions]
     for many, one in zip(together, alone, strict=True):
         assert _verdicts(many) == _verdicts(one), f"{many.file} graded differently in a session"

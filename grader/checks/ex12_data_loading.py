@@ -10,7 +10,6 @@ import torch
 from torch.utils.data import DataLoader
 
 from grader.kit import (
-    LearnerRaised,
     Misconception,
     case_value,
     distinct_sizes,
@@ -19,6 +18,7 @@ from grader.kit import (
     expect_tensor,
     fail,
     fmt_shape,
+    learner_error,
     observed,
     points,
     size,
@@ -158,7 +158,7 @@ def test_dataset_length_mismatch(learner, rng):
                 "show later, as an IndexError deep inside a DataLoader, or never (zip stops at "
                 "the shorter). Compare the lengths in __init__."
             )
-        error = LearnerRaised(what, observed(raised, dict))
+        error = learner_error(what, raised)
         if error.error_type == "NotImplementedError":
             raise error
         expect(

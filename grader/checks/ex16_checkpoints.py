@@ -21,6 +21,7 @@ from grader.kit import (
     expect,
     expect_number,
     fail,
+    learner_error,
     points,
     size,
     type_name,
@@ -338,4 +339,4 @@ def test_refuses_code_running_checkpoint(learner, rng):
     if type(error) is not dict:
         raise _garbled()
     if not error.get("refused"):
-        raise LearnerRaised(what, error)
+        raise learner_error(what, error)

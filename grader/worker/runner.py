@@ -16,9 +16,7 @@ import traceback
 import types
 from typing import Any
 
-from . import wire
-
-MAX_TRACEBACK_FRAMES = 4
+from . import protocol, wire
 
 
 class Missing(Exception):
@@ -28,19 +26,21 @@ class Missing(Exception):
 def _learner_frames(tb: types.TracebackType | None, filename: str) -> list[str]:
     frames = [f for f in traceback.extract_tb(tb) if f.filename == filename]
     return [
-        f"line {f.lineno}, in {f.name}: {(f.line or '').strip()}"
-        for f in frames[-MAX_TRACEBACK_FRAMES:]
+        f"line {f.lineno}, in {f.name}: {(f.line or '').strip()}"[: protocol.FRAME_TEXT]
+        for f in frames[-protocol.MAX_FRAMES :]
     ]
 
 
 def describe_exception(exc: BaseException, filename: str) -> dict[str, Any]:
+    """The exception as protocol.ErrorInfo reads it (the judge clips it again: it trusts no
+    text from here, but most of a 20 MB message need not travel to be cut)."""
     try:
-        message = str(exc)
+        message = str(exc)[: protocol.MESSAGE_TEXT]
     except BaseException:  # a learner's exception class may break __str__
         message = "<unprintable>"
     return {
-        "type": type(exc).__name__,
-        "message": message[:2000],
+        "type": str(type(exc).__name__)[: wire.DESCRIPTION],
+        "message": message,
         "frames": _learner_frames(exc.__traceback__, filename),
     }
 
@@ -80,26 +80,20 @@ def run_task(module: types.ModuleType, task: dict[str, Any]) -> Any:
 
 
 def load(source: str, filename: str) -> tuple[types.ModuleType | None, dict[str, Any] | None]:
-    """Import the learner's source: the module, or None and the reply that says why not."""
+    """Import the learner's source: the module, or None and the answer that says why not."""
     try:
         return load_module(source, filename), None
     except SyntaxError as exc:
-        error = {
-            "kind": "syntax",
-            "line": exc.lineno,
-            "offset": exc.offset,
-            "message": exc.msg,
-            "text": (exc.text or "").rstrip(),
-        }
+        syntax = {"line": exc.lineno, "message": exc.msg, "text": (exc.text or "").rstrip()}
+        return None, {"answer": "load_error", "syntax": syntax}
     except BaseException as exc:  # anything at import time, SystemExit included
-        error = {"kind": "raised", **describe_exception(exc, filename)}
-    return None, {"load_error": error}
+        return None, {"answer": "load_error", "error": describe_exception(exc, filename)}
 
 
 def answer(
     module: types.ModuleType, task: dict[str, Any], filename: str, seed: int | None = None
 ) -> dict[str, Any]:
-    """Run `task` on a loaded module; the reply as plain data (never raises).
+    """Run `task` on a loaded module; the answer as plain data (never raises).
 
     `seed` seeds the global random state first, so a task's draws do not depend on the
     tasks that ran before it in the same process.
@@ -116,7 +110,7 @@ def answer(
     try:
         result, forbidden_used = run_task(module, task)
     except Missing as exc:
-        return {"missing": str(exc)}
+        return {"answer": "missing", "name": str(exc)}
     except BaseException as exc:
-        return {"raised": describe_exception(exc, filename)}
-    return {"value": wire.to_data(result), "forbidden_used": forbidden_used}
+        return {"answer": "raised", "error": describe_exception(exc, filename)}
+    return {"answer": "value", "value": wire.to_data(result), "forbidden_used": forbidden_used}

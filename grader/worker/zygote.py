@@ -1,91 +1,102 @@
-"""The worker process: imports torch once, then forks a child per grading run.
+"""The worker process: imports torch once, then forks a walled-in run process per grading run.
 
-Started by the judge (inside the sandbox when there is one) with a pair of
-pipes per lane (KATAS_LANES); with several lanes, each gets its own serving
-loop, forked once torch is imported, so several grading processes share one
-import. The first KATAS_LIGHT_LANES lanes are forked before the KATAS_PRELOAD
-modules (torch._dynamo: a second) are imported, so runs that need none of them
-start that much sooner. Forking a process that has already imported torch costs
-milliseconds; the child loads the learner's file once and then answers that
-run's tasks one after another, so a check costs a message rather than a fork. A
-child that crashes, exits, overruns its time limit or speaks garbage is killed,
-and the run's next task gets a fresh one. A task still running after a quarter of
-its limit (most likely a hang) drops to nice 19, leaving its core to the other
-lanes' work, and its child serves no further task. Another run (another
-submission) always gets a fresh child. A serving loop is a subreaper: whatever a
-child started, even in a session of its own, is killed with it.
+The judge starts it (inside bubblewrap when it can) with a pair of pipes per lane and, where
+there is a budget, each lane's cgroup.procs (grader/budget.py), all named once in KATAS_WORKER
+and gone from the environment before anything else runs. Each lane gets its own serving loop,
+forked once torch is imported, so several grading processes share one import; the first
+`light` lanes are forked before the `preload` modules (torch._dynamo: a second) are imported, so
+runs that need none of them start that much sooner.
 
-Protocol, per lane: the worker sends {"op": "ready"}. For each {"op": "job", "nonce",
-"run", "source", "filename", "task", "seed", "seconds", "imports"} it sends
-{"op": "started", "nonce", "pid"}, then {"op": "loaded", "nonce"} once the file
-is imported, {"op": "reply", "nonce", ...} with the child's answer, and
-{"op": "done", "nonce", "status", "timed_out", "output", "output_bytes"}.
+For each grading run a lane forks a run process from its warm copy of torch (milliseconds),
+which walls itself in (grader/worker/isolation.py: its own pid, mount, network and IPC
+namespaces, private size-capped /tmp and /dev/shm, the lane's cgroups, no capabilities),
+loads the learner's file once and then answers that run's tasks one after another. A run
+process that crashes, exits, overruns its time limit or writes garbage is killed with
+everything it started, and the run's next task gets a fresh one. A task still running after a
+quarter of its limit (most likely a hang) drops to nice 19, leaving its core to the other
+lanes' work, and its run process serves no further task. Another run always gets a fresh run
+process. The lane never parses what a run process sends: it forwards the answer's bytes, within
+wire's size limit, and only the judge reads them.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import gc
 import importlib
+import json
 import os
 import resource
 import select
 import signal
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from . import runner, wire
+from . import isolation, protocol, runner, wire
+from .isolation import Walls
+from .protocol import Done, Job, Loaded, Ready, Reply, Started
 
-OUTPUT_KEPT = 16 * 1024  # bytes of the learner's printed output kept per job
-# a task still running after this share of its limit is most likely a hang: its child yields
-# its core to the other lanes' work (nice 19) until the limit, and serves no further task
+# a task still running after this share of its limit is most likely a hang: its run process
+# yields its core to the other lanes' work (nice 19) until the limit, and serves no more tasks
 DEMOTE_AFTER = 0.25
-_PR_SET_CHILD_SUBREAPER = 36
-_PR_SET_PDEATHSIG = 1
 
 
-def _set_limits() -> None:
-    memory = int(os.environ.get("KATAS_MEMORY_BYTES", "0"))
-    if memory:
-        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+@dataclass(frozen=True)
+class Lane:
+    """A lane's pipe ends (jobs come in on `commands`, messages go out on `channel`) and walls."""
+
+    commands: int
+    channel: int
+    walls: Walls
+
+    @property
+    def fds(self) -> tuple[int, ...]:
+        return (self.commands, self.channel, *self.walls.cgroup_procs)
 
 
-def _answer_tasks(job: dict[str, Any], tasks: int, replies: int, output: int) -> None:
-    """The forked child: load the file, then answer tasks until told to stop. Never returns."""
+def _send(channel: int, message: protocol.LaneMessage) -> None:
+    wire.write_all(channel, wire.dumps(protocol.lane_message(message)))
+
+
+def _serve_tasks(job: Job, walls: Walls, tasks: int, replies: int, output: int) -> None:
+    """The run process: wall itself in, load the file, answer tasks until told to stop.
+
+    Never returns: os._exit also ends any thread the learner left running.
+    """
     me = os.getpid()
     try:
-        os.setpgid(0, 0)
-        _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)  # dies with the lane, if it is killed
+        isolation.prctl(isolation.PR_SET_PDEATHSIG, signal.SIGKILL)  # dies with its lane
+        os.setsid()  # a group of its own, that the lane can demote
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
             signal.signal(sig, signal.SIG_DFL)
         os.dup2(output, 1)
         os.dup2(output, 2)
-        os.close(output)
+        try:
+            isolation.enter(walls, keep=(tasks, replies))
+        except OSError as exc:
+            wire.write_all(replies, wire.frame(protocol.RUN_BROKEN + str(exc).encode()[:500]))
+            return
         sys.stdout = open(1, "w", closefd=False, buffering=1)  # noqa: SIM115
         sys.stderr = open(2, "w", closefd=False, buffering=1)  # noqa: SIM115
-        filename = job["filename"]
-        module, failed = runner.load(job["source"], filename)
+        module, failed = runner.load(job.source, job.filename)
         if module is not None:
             # a hang after this is in a task, not on import (where every check would hang)
-            wire.write_frame(replies, {"op": "loaded"})
-        while (message := wire.read_frame_blocking(tasks)) is not None:
-            reply = failed or runner.answer(module, message["task"], filename, message["seed"])
+            wire.write_all(replies, wire.frame(protocol.RUN_LOADED))
+        while (payload := wire.read_frame(tasks)) is not None:
+            task = json.loads(payload)
+            answer = failed or runner.answer(module, task["task"], job.filename, task["seed"])
             if os.getpid() != me:  # learner code forked and its copy returned here
                 break
-            frame = wire.dumps({"op": "reply", **reply})
-            if len(frame) > wire.MAX_FRAME:
-                frame = wire.dumps({"op": "reply", "too_large": len(frame)})
+            body = protocol.encode_answer(answer)
+            if len(body) > wire.MAX_REPLY:
+                body = protocol.encode_answer({"answer": "too_large", "size": len(body)})
             sys.stdout.flush()  # what the task printed is in the pipe before its answer
-            view = memoryview(frame)
-            while view:
-                view = view[os.write(replies, view) :]
+            wire.write_all(replies, wire.frame(body))
     finally:
-        os._exit(0)  # also ends any thread the learner left running
+        os._exit(0)
 
 
 def _describe_status(status: int) -> str:
@@ -97,7 +108,11 @@ def _describe_status(status: int) -> str:
 
 
 def _kill_descendants() -> None:
-    """Kill every process left under us: as a subreaper, we inherit each one's orphans."""
+    """Kill every process left under us (we are a subreaper: we inherit each one's orphans).
+
+    A run in a pid namespace of its own leaves nothing here once its first process is dead;
+    this sweep is for a worker that could not give runs namespaces.
+    """
     me = os.getpid()
     for _ in range(100):  # each pass kills a generation; a fork bomb is cut off by the limit
         try:
@@ -114,20 +129,15 @@ def _kill_descendants() -> None:
                 pass
 
 
-def _prctl(option: int, value: int) -> None:
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(option, value)
-
-
 def _import_torch_modules(names: list[str]) -> None:
-    """Import them here, once, so that no child pays for them (torch's own modules only)."""
+    """Import them here, once, so that no run process pays for them (torch's own only)."""
     for name in names:
         if name.startswith("torch"):
             importlib.import_module(name)
 
 
 @dataclass
-class Child:
+class RunProcess:
     """The process serving one grading run, and the pipes to it."""
 
     run: str
@@ -135,28 +145,28 @@ class Child:
     tasks: int  # we write tasks here
     replies: int  # its frames come back here
     output: int  # what learner code prints
-    reader: wire.FrameReader = field(default_factory=wire.FrameReader)
+    reader: wire.FrameReader = field(default_factory=lambda: wire.FrameReader(wire.MAX_REPLY))
     loaded: bool = False
 
     @classmethod
-    def fork(cls, job: dict[str, Any]) -> Child:
-        _import_torch_modules(job.get("imports", []))
+    def fork(cls, job: Job, lane: Lane, pid_namespace: int) -> RunProcess:
+        _import_torch_modules(job.imports)
         tasks_r, tasks_w = os.pipe()
         replies_r, replies_w = os.pipe()
         out_r, out_w = os.pipe()
-        pid = os.fork()
+        pid = isolation.fork_run(lane.walls, pid_namespace)
         if pid == 0:
-            for fd in (tasks_w, replies_r, out_r, *_INHERITED):
+            for fd in (tasks_w, replies_r, out_r):
                 os.close(fd)
-            _answer_tasks(job, tasks_r, replies_w, out_w)
+            _serve_tasks(job, lane.walls, tasks_r, replies_w, out_w)
         for fd in (tasks_r, replies_w, out_w):
             os.close(fd)
         for fd in (tasks_w, replies_r, out_r):
             os.set_blocking(fd, False)
-        return cls(job["run"], pid, tasks_w, replies_r, out_r)
+        return cls(job.run, pid, tasks_w, replies_r, out_r)
 
     def demote(self) -> None:
-        """Lowest priority for it and its process group (lowering it back needs privilege)."""
+        """Lowest priority for it and its group (raising it again would need privilege)."""
         for which in (os.PRIO_PGRP, os.PRIO_PROCESS):
             with contextlib.suppress(OSError):
                 os.setpriority(which, self.pid, 19)
@@ -166,24 +176,26 @@ class Child:
         with contextlib.suppress(OSError):
             os.killpg(self.pid, signal.SIGKILL)
         with contextlib.suppress(OSError):
-            os.kill(self.pid, signal.SIGKILL)  # if it died before making its own group
+            os.kill(self.pid, signal.SIGKILL)  # a pid namespace's first: the kernel kills all
         _, status = os.waitpid(self.pid, 0)
         for fd in (self.tasks, self.replies, self.output):
             os.close(fd)
-        _kill_descendants()  # what it started in its own session or group, too
+        _kill_descendants()
         return _describe_status(status)
 
 
 @dataclass
-class Job:
-    """One task sent to a child, and what came back."""
+class PendingTask:
+    """One task handed to a run process, and what came back."""
 
     nonce: str
-    pending: bytes  # the task's frame, until the child has taken all of it
+    pending: bytes  # the task's frame, until the run process has taken all of it
     deadline: float
     demote_at: float
-    reply: dict[str, Any] | None = None
-    ended: bool = False  # the child is gone (exit, crash, garbage)
+    answer: str | None = None
+    ended: bool = False  # the run process is gone (exit, crash) or spoke garbage
+    refused: str = ""  # why its bytes were refused
+    broken: str = ""  # its walls could not be built
     timed_out: bool = False
     demoted: bool = False
     kept: bytearray = field(default_factory=bytearray)
@@ -191,140 +203,166 @@ class Job:
 
     def keep(self, chunk: bytes) -> None:
         self.total += len(chunk)
-        self.kept += chunk[: max(0, OUTPUT_KEPT - len(self.kept))]
+        self.kept += chunk[: max(0, protocol.OUTPUT_KEPT - len(self.kept))]
 
 
-_INHERITED: tuple[int, ...] = ()  # the judge's pipes: no child may hold them
-_child: Child | None = None
-
-
-def _read_output(child: Child, job: Job) -> None:
+def _read_output(run: RunProcess, task: PendingTask) -> None:
     while True:
         try:
-            chunk = os.read(child.output, 1 << 16)
+            chunk = os.read(run.output, 1 << 16)
         except BlockingIOError:
             return
         if not chunk:
             return
-        job.keep(chunk)
+        task.keep(chunk)
 
 
-def _read_replies(child: Child, job: Job, channel: int) -> None:
+def _read_replies(run: RunProcess, task: PendingTask, channel: int) -> None:
     try:
-        chunk = os.read(child.replies, 1 << 20)
+        chunk = os.read(run.replies, 1 << 20)
     except BlockingIOError:
         return
     if not chunk:
-        job.ended = True
+        task.ended = True
         return
     try:
-        frames = child.reader.feed(chunk)
-    except wire.WireError:
-        job.ended = True  # learner code wrote into the pipe: the child cannot be trusted
+        frames = run.reader.feed(chunk)
+    except wire.Unreadable as exc:
+        task.ended, task.refused = True, f"sent the grader {exc}"
         return
-    for frame in frames:
-        if frame.get("op") == "loaded" and not child.loaded:
-            child.loaded = True
-            wire.write_frame(channel, {"op": "loaded", "nonce": job.nonce})
-        elif frame.get("op") == "reply" and job.reply is None:
-            job.reply = frame
+    for body in frames:
+        kind, rest = body[:1], body[1:]
+        if kind == protocol.RUN_LOADED and not rest and not run.loaded:
+            run.loaded = True
+            _send(channel, Loaded(task.nonce))
+        elif kind == protocol.RUN_ANSWER and task.answer is None:
+            task.answer = rest.decode("utf-8", "replace")
+        elif kind == protocol.RUN_BROKEN:
+            task.ended, task.broken = True, rest.decode("utf-8", "replace")
+        else:  # learner code wrote into its own reply pipe
+            task.ended, task.refused = True, "wrote into the grader's reply channel"
 
 
-def _run(message: dict[str, Any], channel: int) -> None:
-    global _child
-    if _child is not None and _child.run != message["run"]:
-        _child.retire()
-        _child = None
-    if _child is None:
-        _child = Child.fork(message)
-    child = _child
-    task = {"task": message["task"], "seed": message.get("seed")}
-    start, seconds = time.monotonic(), float(message["seconds"])
-    job = Job(message["nonce"], wire.dumps(task), start + seconds, start + seconds * DEMOTE_AFTER)
-    wire.write_frame(channel, {"op": "started", "nonce": job.nonce, "pid": child.pid})
-    if child.loaded:
-        wire.write_frame(channel, {"op": "loaded", "nonce": job.nonce})
-    while job.reply is None and not job.ended:
-        now = time.monotonic()
-        remaining = job.deadline - now
-        if remaining <= 0:
-            job.timed_out = True
-            break
-        if not job.demoted and now >= job.demote_at:
-            child.demote()
-            job.demoted = True
-        wait = remaining if job.demoted else min(remaining, job.demote_at - now)
-        writing = [child.tasks] if job.pending else []
-        readable, writable, _ = select.select([child.replies, child.output], writing, [], wait)
-        if child.output in readable:
-            _read_output(child, job)
-        if child.replies in readable:
-            _read_replies(child, job, channel)
-        if writable:
-            try:
-                job.pending = job.pending[os.write(child.tasks, job.pending) :]
-            except BrokenPipeError:
-                job.ended = True
-    _read_output(child, job)
-    status = "running"
-    if job.ended or job.timed_out:
-        status = child.retire()
-        _child = None
-    elif job.demoted:  # slow but done: the run's next task gets a child at full priority
-        child.retire()
-        _child = None
-    if job.reply is not None:
-        job.reply.update(op="reply", nonce=job.nonce)
-        wire.write_frame(channel, job.reply)
-    wire.write_frame(
-        channel,
-        {
-            "op": "done",
-            "nonce": job.nonce,
-            "status": status,
-            "timed_out": job.timed_out,
-            "output": job.kept.decode("utf-8", "replace"),
-            "output_bytes": job.total,
-        },
-    )
+class LaneLoop:
+    """One lane's serving loop: a job at a time, a run process per grading run."""
+
+    def __init__(self, lane: Lane, isolation_problem: str) -> None:
+        self.lane = lane
+        self.isolation_problem = isolation_problem
+        self.run: RunProcess | None = None
+        self.pid_namespace = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+
+    def serve(self) -> None:
+        isolation.prctl(isolation.PR_SET_CHILD_SUBREAPER, 1)
+        _send(self.lane.channel, Ready(self.isolation_problem))
+        while (payload := wire.read_frame(self.lane.commands)) is not None:
+            self._run(protocol.parse_job(payload))
+        if self.run is not None:  # the judge let go of this lane: leave nothing behind
+            self.run.retire()
+
+    def _run(self, job: Job) -> None:
+        channel = self.lane.channel
+        if self.run is not None and self.run.run != job.run:
+            self.run.retire()
+            self.run = None
+        if self.run is None:
+            self.run = RunProcess.fork(job, self.lane, self.pid_namespace)
+        run = self.run
+        start = time.monotonic()
+        task = PendingTask(
+            job.nonce,
+            wire.dumps({"task": job.task, "seed": job.seed}),
+            start + job.seconds,
+            start + job.seconds * DEMOTE_AFTER,
+        )
+        _send(channel, Started(job.nonce))
+        if run.loaded:
+            _send(channel, Loaded(job.nonce))
+        while task.answer is None and not task.ended:
+            now = time.monotonic()
+            remaining = task.deadline - now
+            if remaining <= 0:
+                task.timed_out = True
+                break
+            if not task.demoted and now >= task.demote_at:
+                run.demote()
+                task.demoted = True
+            wait = remaining if task.demoted else min(remaining, task.demote_at - now)
+            writing = [run.tasks] if task.pending else []
+            readable, writable, _ = select.select([run.replies, run.output], writing, [], wait)
+            if run.output in readable:
+                _read_output(run, task)
+            if run.replies in readable:
+                _read_replies(run, task, channel)
+            if writable:
+                try:
+                    task.pending = task.pending[os.write(run.tasks, task.pending) :]
+                except BrokenPipeError:
+                    task.ended = True
+        _read_output(run, task)
+        status = "running"
+        if task.ended or task.timed_out or task.demoted:
+            # slow but done, too: the run's next task gets a process at full priority
+            status = run.retire()
+            self.run = None
+        if task.answer is not None:
+            _send(channel, Reply(job.nonce, task.answer))
+        _send(
+            channel,
+            Done(
+                nonce=job.nonce,
+                status=status,
+                timed_out=task.timed_out,
+                output=task.kept.decode("utf-8", "replace"),
+                output_bytes=task.total,
+                refused=task.refused,
+                broken=task.broken,
+            ),
+        )
 
 
-def _serve_lane(commands: int, channel: int) -> None:
-    global _INHERITED
-    _INHERITED = (commands, channel)
-    _prctl(_PR_SET_CHILD_SUBREAPER, 1)
-    wire.write_frame(channel, {"op": "ready", "pid": os.getpid()})
-    while (message := wire.read_frame_blocking(commands)) is not None:
-        _run(message, channel)
-    if _child is not None:  # the judge let go of this lane: leave nothing behind
-        _child.retire()
-
-
-def _lanes() -> list[tuple[int, int]]:
-    """The (commands, channel) pipe ends of each lane the judge opened for us."""
-    lanes = os.environ.get("KATAS_LANES", "")
-    return [tuple(int(fd) for fd in lane.split(",")) for lane in lanes.split(";") if lane]
-
-
-def _fork_lane(lane: tuple[int, int], lanes: list[tuple[int, int]], nice: int = 0) -> None:
+def _fork_lane(lane: Lane, lanes: list[Lane], isolation_problem: str, nice: int = 0) -> None:
     if os.fork() == 0:
         os.nice(nice)
-        gc.freeze()  # no collection in a lane or its children walks (and copies) torch's objects
+        gc.freeze()  # no collection in a lane or its runs walks (and copies) torch's objects
         gc.enable()
         for other in lanes:
             if other is not lane:
-                for fd in other:
+                for fd in other.fds:
                     os.close(fd)
         try:
-            _serve_lane(*lane)
+            LaneLoop(lane, isolation_problem).serve()
         finally:
             os._exit(0)
 
 
+def _configure() -> tuple[dict[str, Any], list[Lane]]:
+    """The judge's settings, read once; nothing in the environment names an fd afterwards."""
+    config = json.loads(os.environ.pop("KATAS_WORKER"))
+    for name in [name for name in os.environ if name.startswith("KATAS_")]:
+        del os.environ[name]
+    memory = int(config["memory_bytes"])
+    if memory:
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    lanes = [
+        Lane(
+            commands,
+            channel,
+            Walls(tuple(cgroups), config["tmp_bytes"], config["shm_bytes"], config["isolate"]),
+        )
+        for commands, channel, cgroups in config["lanes"]
+    ]
+    return config, lanes
+
+
 def main() -> None:
-    lanes = _lanes()
-    light = int(os.environ.get("KATAS_LIGHT_LANES", "0"))  # forked before KATAS_PRELOAD
-    _set_limits()
+    config, lanes = _configure()
+    problem = ""
+    if config["isolate"]:  # before torch: a probe's fork costs nothing yet
+        problem = isolation.probe(lanes[0].walls)
+        if problem:  # runs still go, without namespaces, and every report says so
+            lanes = [replace(lane, walls=replace(lane.walls, namespaces=False)) for lane in lanes]
+    light = int(config["light"])  # forked before the preload
     gc.disable()  # importing torch makes ~a million objects and no garbage: skip gc passes
     import torch
 
@@ -332,22 +370,22 @@ def main() -> None:
     import torch.nn.functional  # noqa: F401  warm the modules learners import
     import torch.optim  # noqa: F401
 
-    from . import guards  # noqa: F401  imported once here, not in every child
+    from . import guards  # noqa: F401  imported once here, not in every run process
 
     # light lanes serve runs that need none of the preload, from now on; they run niced so
     # that the preload, which the other lanes wait for, is imported sooner (grade: -0.1 s)
     for lane in lanes[:light]:
-        _fork_lane(lane, lanes, nice=10)
-    _import_torch_modules(os.environ.get("KATAS_PRELOAD", "").split(","))
+        _fork_lane(lane, lanes, problem, nice=10)
+    _import_torch_modules(config["preload"])
     gc.freeze()
     gc.enable()
 
     if len(lanes) == 1 and not light:
-        _serve_lane(*lanes[0])
+        LaneLoop(lanes[0], problem).serve()
         os._exit(0)  # tearing torch down would only delay the judge waiting for us
     for lane in lanes[light:]:
-        _fork_lane(lane, lanes)
-    for fd in (fd for lane in lanes for fd in lane):
+        _fork_lane(lane, lanes, problem)
+    for fd in (fd for lane in lanes for fd in lane.fds):
         os.close(fd)
     with contextlib.suppress(ChildProcessError):
         while True:
