@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from grader import catalog, notebooks
-from grader.sandbox import sandbox_mode
+from grader.sandbox import bubblewrap_problem
 
 from .conftest import run_grade, with_override
 from .variants.ex03_gather_nll import WRONG
@@ -88,8 +88,9 @@ def _submissions(course: Path) -> dict[str, Submission]:
     }
 
 
-def _submit(course: Path, student: str, submission: Submission) -> None:
-    release = json.loads((course / "release" / "katas" / f"{KATA.name}.ipynb").read_text())
+def submit(course: Path, kata: catalog.Kata, student: str, code: str, extra_cell: str = "") -> None:
+    """A student's notebook in submitted/: the release with `code` in its solution cell."""
+    release = json.loads((course / "release" / "katas" / f"{kata.name}.ipynb").read_text())
     nb = copy.deepcopy(release)
     cells = nb["cells"]
     at = next(
@@ -97,13 +98,13 @@ def _submit(course: Path, student: str, submission: Submission) -> None:
         for i, cell in enumerate(cells)
         if cell["metadata"].get("nbgrader", {}).get("grade_id") == notebooks.SOLUTION_ID
     )
-    cells[at]["source"] = submission.code
-    if submission.extra_cell:
+    cells[at]["source"] = code
+    if extra_cell:
         extra = {"cell_type": "code", "id": "extra", "metadata": {}, "outputs": []}
-        cells.insert(at + 1, {**extra, "execution_count": None, "source": submission.extra_cell})
+        cells.insert(at + 1, {**extra, "execution_count": None, "source": extra_cell})
     folder = course / "submitted" / student / "katas"
     folder.mkdir(parents=True)
-    (folder / f"{KATA.name}.ipynb").write_text(json.dumps(nb))
+    (folder / f"{kata.name}.ipynb").write_text(json.dumps(nb))
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +117,7 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
     submissions = _submissions(course)
     for student, submission in submissions.items():
         nbgrader(course, "db", "student", "add", student)
-        _submit(course, student, submission)
+        submit(course, KATA, student, submission.code, submission.extra_cell)
     nbgrader(
         course,
         "autograde",
@@ -180,7 +181,7 @@ def test_wrong_answer_loses_exactly_the_checks_it_fails(course: Path) -> None:
     "student", ["patches_allclose", "extra_cell", "input_transformer", "reads_source"]
 )
 def test_tampering_does_not_raise_the_score(course: Path, student: str) -> None:
-    if student == "reads_source" and sandbox_mode() != "bubblewrap":
+    if student == "reads_source" and bubblewrap_problem() is not None:
         pytest.skip("only the sandbox hides the course's source/ folder")
     assert _score(course, student) == _score(course, "wrong"), f"{student} was inflated"
 
