@@ -1,16 +1,19 @@
 """ex02 · Fix the broadcasting bugs (fix-the-bug kata)
 
-Every function below runs, and every one is wrong. Find the bug and fix it,
-without Python loops (no for / while / comprehensions): broadcasting is the loop.
+Every function below is wrong. Find the bug and fix it, without Python loops
+(no for / while / comprehensions): broadcasting is the loop.
 
 How broadcasting works: shapes are lined up from the RIGHT, and a dim of size
-1 (or a missing dim) is stretched to match the other side.
+1 (or a missing dim) is stretched to match the other side. Two dims that
+differ, neither of them 1, are an error.
 
-    (B, D) - (B,)     lines (B,) up with D, the columns: wrong unless B == D
-    (B, D) - (B, 1)   the (B, 1) column is stretched across D: one value per row
+    x (B, D) - m (B,)      lines m up with D, the columns: an error unless B == D
+    x (B, D) - m (B, 1)    the column m is stretched across D: one value per row
 
 The pitfall: when B == D the wrong version raises no error, it silently
-computes something else. Always check shapes with a non-square example.
+computes something else (row i becomes x[i] - m, where x[i] - m[i] was
+meant). Some bugs below raise on non-square inputs, and all of them run on
+square ones. Always check shapes with a non-square example.
 
 Tools: keepdim=True on reductions, x[:, None] or x.unsqueeze(1) to add an
 axis, x.squeeze(1) or x.view(-1) to drop one, and .T for a transpose.

@@ -14,7 +14,10 @@ nn.Linear refuses them. Say the dtype you want: dtype=torch.float32.
 
 Memory: torch.tensor(arr) always copies a numpy array; torch.from_numpy(arr)
 wraps the same memory (same dtype, no copy), so a change to one shows in
-the other.
+the other. A conversion is not always a copy either: t.float() or
+t.to(torch.float32) on a tensor that is already float32 returns t itself,
+the same object (so torch.from_numpy(arr).float() still shares a float32
+arr's memory, and copies a float64 one). Call .clone() when you need a copy.
 
 The pitfall: looking each token up with vocab.index(token) scans the whole
 list every time. For 50,000 tokens and a 50,000-word vocabulary that is over

@@ -21,6 +21,10 @@ Pitfall: tensor.masked_fill(mask, value) returns a NEW tensor and leaves
 Calling masked_fill and ignoring its result masks nothing, and masked_fill_
 on `scores` overwrites the caller's tensor, which they may still need.
 
+Devices: make the mask where the scores are. torch.triu and torch.tril keep
+their input's device, so pass device= to the constructor (torch.ones,
+torch.arange); masking GPU scores with a mask made on the CPU raises an error.
+
 Tools: torch.triu / torch.tril (with `diagonal=`), torch.ones(...,
 dtype=torch.bool, device=...), masked_fill, softmax(dim=-1).
 """

@@ -18,6 +18,11 @@ carries on), one that came in eval mode must stay in eval mode.
     batches: (x, y) pairs, x (B, ...) inputs, y (B,) int64 class ids
     model(x) -> (B, C) logits
 
+Call the module, model(x), not model.forward(x): nn.Module.__call__ runs the
+hooks registered on the model around its forward (code that logs, checks or
+changes a model's inputs and outputs adds them), and model.forward(x) skips
+them.
+
 The pitfall: a DataLoader's last batch is usually short. 10 batches of 100 at
 80% and a last one of 2 at 0% are 800 / 1002 = 79.8% correct, while the mean
 of the per-batch accuracies says 72.7%. Count correct examples and examples.

@@ -11,7 +11,11 @@ checkpoint saves everything needed to carry on as if nothing had happened:
 torch.save(obj, path) writes a dict of these; torch.load(path, weights_only=True) reads it
 back, and model.load_state_dict(...) / optimizer.load_state_dict(...) copy the values into
 objects that a restarted program has built afresh. Done right, 2 epochs + save + load + 2
-epochs gives exactly the same weights as 4 epochs in one go.
+epochs gives exactly the same weights as 4 epochs in one go. Exactly, because this loop draws
+no random numbers (the same batches in the same order, no dropout): with shuffling or dropout
+the random number generators' state (torch.get_rng_state(), and g.get_state() for a
+generator g given to a DataLoader) belongs in the checkpoint too, or the resumed run draws
+other numbers.
 
 `epoch` is the index of the epoch that just finished, as in `for epoch in range(n)`: a
 checkpoint saved with epoch=1 resumes at epoch 2.

@@ -12,10 +12,12 @@ the product picks one row of W. Both give the same values and gradients
 (B, T, V) matrix first: with V = 50,000 and B*T = 4,096 that is 200 million
 numbers to multiply by zero. Indexing reads just B*T rows.
 
-Write Embedding like nn.Embedding: weight is an nn.Parameter of shape
-(num_embeddings, embedding_dim) drawn from N(0, 1), so nn.Embedding's
-state_dict loads into it. Then write onehot_matmul the slow way, to see that
-it agrees.
+Write Embedding like nn.Embedding: an nn.Parameter named `weight`, of shape
+(num_embeddings, embedding_dim), drawn from N(0, 1) as nn.Embedding's is.
+The name and the shape are what let nn.Embedding's state_dict load into it:
+load_state_dict matches entries by name ("weight") and refuses a shape that
+differs, while the initial values are simply overwritten. Then write
+onehot_matmul the slow way, to see that it agrees.
 
 Pitfall: F.one_hot returns int64, and an int64 @ float32 matmul is an error:
 convert the one-hot to the weight's dtype first.

@@ -7,14 +7,16 @@ Everything so far in one function: build a model, train it, hand it back ready t
 
 The model is judged on held-out points from the same distribution as (X, y): it must be
 right on at least 95% of them (the checks draw 2-D spirals, and Gaussian blobs in up to 10
-dimensions), training must take well under a minute on one CPU core, and the same seed
-must give the same model.
+dimensions), training must take well under a minute on one CPU core, the same seed
+must give the same model, and the model must come back in eval mode.
 
 A plan that works:
 - an MLP: nn.Linear(D, 64), ReLU, nn.Linear(64, 64), ReLU, nn.Linear(64, num_classes);
 - Adam with lr around 1e-2, a few hundred steps on the whole dataset at once (full batch:
   N is a few thousand, so one step is cheap), loss F.cross_entropy(logits, y);
-- return the model in eval mode.
+- return the model in eval mode: model.eval() (it returns the model). Dropout and batch
+  norm behave differently while training and at inference; whoever predicts with your model
+  expects the inference behaviour.
 
 Why the ReLUs: without a nonlinearity between them, stacked Linear layers collapse into one
 Linear layer, which can only separate classes with straight lines, and spirals are not
@@ -29,6 +31,6 @@ from torch import Tensor, nn
 
 
 def train_classifier(X: Tensor, y: Tensor, num_classes: int, seed: int = 0) -> nn.Module:
-    """Train a classifier on X (N, D), y (N,); return a model mapping (M, D) to
+    """Train a classifier on X (N, D), y (N,); return a model in eval mode mapping (M, D) to
     (M, num_classes) logits. Same seed, same model."""
     raise NotImplementedError

@@ -3,6 +3,7 @@
 from typing import Any
 
 import torch
+from torch import nn
 
 
 def pick_device() -> torch.device:
@@ -21,3 +22,8 @@ def move_to(obj: Any, device: torch.device | str) -> Any:
     if isinstance(obj, (list, tuple)):
         return type(obj)(move_to(value, device) for value in obj)  # a tuple stays a tuple
     return obj  # numbers, strings, None: nothing to move
+
+
+def prepare(model: nn.Module, batch: Any, device: torch.device | str) -> tuple[nn.Module, Any]:
+    model.to(device)  # in place: every parameter and buffer moves, the same module object stays
+    return model, move_to(batch, device)  # tensors are copied over: keep the copies

@@ -1,8 +1,9 @@
-"""Hidden checks for ex10_causal_mask: the mask, its device, the weights for any leading dims,
-exact zeros, gradients, and the caller's scores left alone.
+"""Hidden checks for ex10_causal_mask: the mask, its device (the CPU and "meta"), the weights for
+any leading dims, exact zeros, gradients, and the caller's scores left alone.
 
 The judge builds every expected value itself: torch.triu for the mask, and masked_fill with
--inf followed by torch.softmax for the weights.
+-inf followed by torch.softmax for the weights. A mask made on "meta" has no values to send, so
+the worker reports its device, dtype and shape instead.
 """
 
 import torch
@@ -15,6 +16,7 @@ from grader.kit import (
     explain,
     fail,
     fmt_shape,
+    observed,
     points,
     size,
 )
@@ -24,12 +26,17 @@ SANITY = """
 import torch
 expected = torch.tensor([[0, 1, 1], [0, 0, 1], [0, 0, 0]], dtype=torch.bool)
 assert torch.equal(causal_mask(3), expected), "causal_mask(3) should be True where j > i only"
+assert causal_mask(3, device="meta").is_meta, "causal_mask should make the mask on `device`"
 scores = torch.zeros(2, 3, 3)  # equal scores: each row spreads evenly over what it may see
 weights = masked_attention(scores)
 expected = torch.tensor([[1, 0, 0], [1 / 2, 1 / 2, 0], [1 / 3, 1 / 3, 1 / 3]])
 assert torch.allclose(weights[1], expected), "row i: 1 / (i + 1) on keys 0..i, 0 on the future"
 assert torch.equal(scores, torch.zeros(2, 3, 3)), "masked_attention should not modify scores"
 """
+
+# Many operators on "meta" tensors (torch.triu, comparisons) run Python meta kernels that import
+# torch._dynamo on their first call, a second or two: the worker imports it once, up front.
+WORKER_IMPORTS = ("torch._dynamo",)
 
 DIAGONAL_MASKED = Misconception(
     "ex10/diagonal-masked",
@@ -69,6 +76,15 @@ MODIFIED_INPUT = Misconception(
     "masked_attention changed the caller's scores tensor (masked_fill_ with an underscore, or an "
     "assignment such as scores[..., mask] = ...). The caller may still need scores: use "
     "scores.masked_fill(mask, float('-inf')), which returns a new tensor.",
+)
+DEVICE_IGNORED = Misconception(
+    "ex10/device-ignored",
+    "your mask was made on the CPU, whatever device was asked for. Pass device= to the "
+    "constructor (torch.ones(T, T, dtype=torch.bool, device=device), or torch.arange(T, "
+    "device=device)): torch.triu and torch.tril keep their input's device. On a GPU, masking "
+    "GPU scores with a CPU mask raises an error about tensors on different devices. (This check "
+    "asks for the 'meta' device, which every machine has: its tensors have a shape, a dtype and "
+    "a device, but no data.)",
 )
 IN_PLACE_ERROR = r"in-place operation"
 
@@ -138,6 +154,31 @@ def test_causal_mask_device(learner, rng):
         expect(seen["device"] == "cpu", f"{what} made its mask on {seen['device']}, not on cpu")
 
 
+@points(1)
+def test_causal_mask_on_another_device(learner, rng):
+    """causal_mask(T, device) makes the mask on that device, not on the CPU"""
+    T = size(rng, 2, 9)
+    calls = [  # "meta": a device on every machine, whose tensors have a shape and no data
+        (("meta",), {}, "'meta'"),
+        ((), {"device": torch.device("meta")}, "device=torch.device('meta')"),
+    ]
+    for args, kwargs, shown in calls:
+        what = f"causal_mask({T}, {shown})"
+        seen = learner.scenario("mask_made_on", T, *args, **kwargs)
+        seen = observed(seen, dict, "type", "device", "dtype", "shape")
+        expect(seen["type"] == "Tensor", f"{what} should return a torch.Tensor, got {seen['type']}")
+        expect(
+            seen["device"] == "meta",
+            f"{what} made its mask on {seen['device']}, not on meta",
+            DEVICE_IGNORED,
+        )
+        expect(seen["dtype"] == "bool", f"{what} should have dtype torch.bool, got {seen['dtype']}")
+        expect(
+            seen["shape"] == [T, T],
+            f"{what} should have shape {fmt_shape((T, T))}, got {fmt_shape(seen['shape'])}",
+        )
+
+
 def _scores(
     rng: torch.Generator, shape: tuple[int, ...], dtype: torch.dtype = torch.float32
 ) -> torch.Tensor:
@@ -195,7 +236,7 @@ def test_gradient_reaches_scores(learner, rng):
     expect_tensor(seen["grad"], leaf.grad, f"the gradient of {what}", rtol=1e-4, atol=1e-6)
 
 
-@points(2)
+@points(1)
 def test_scores_left_unchanged(learner, rng):
     """masked_attention leaves the caller's scores unchanged"""
     T, batch = distinct_sizes(rng, 2)

@@ -1,8 +1,9 @@
 """Hidden checks for ex15_evaluation: evaluate and predict_proba on a seed-built classifier with
 batch norm and strong dropout, handed over in train or eval mode.
 
-The worker reports what each layer saw during the learner's forward passes (its mode, grad mode)
-and the modes left behind; the judge builds the same model, runs it in eval mode under no_grad
+The worker reports what each layer saw during the learner's forward passes (its mode, grad mode,
+whether the model's own hooks had fired: model(x), not model.forward(x)) and the modes left
+behind; the judge builds the same model, runs it in eval mode under no_grad
 and works out the accuracy and probabilities itself. Labels are chosen here so that the
 accuracy over examples and the mean of per-batch accuracies differ clearly."""
 
@@ -39,6 +40,10 @@ net = nn.Sequential(nn.Linear(2, 3), nn.Dropout(0.9))  # a new module is in trai
 probs = predict_proba(net, x)
 assert net.training and not probs.requires_grad, "no_grad, and hand the model back in train mode"
 assert torch.allclose(probs, torch.softmax(net[0](x), dim=-1)), "eval mode: dropout should be off"
+fired = []
+net.register_forward_pre_hook(lambda module, args: fired.append(True))
+predict_proba(net, x)
+assert fired, "call the model as model(x), not model.forward(x), so that its hooks run"
 """
 
 DROPOUT_ON = Misconception(
@@ -65,6 +70,12 @@ MEAN_OF_BATCH_ACCURACIES = Misconception(
     "This is the mean of the per-batch accuracies. The last batch is shorter than the others, "
     "yet it counts as much as a full one in that mean. Count correct predictions and examples "
     "over all batches, and divide once at the end.",
+)
+FORWARD_CALLED = Misconception(
+    "ex15/forward-called",
+    "The model's layers ran, but not through model(x): calling model.forward(x) directly skips "
+    "nn.Module.__call__, and with it every hook registered on the model itself (code that logs, "
+    "checks or changes a model's inputs and outputs adds such hooks). Call the module: model(x).",
 )
 
 # torch's message when batch norm in training mode meets a batch of one
@@ -169,7 +180,7 @@ class EvalSetup:
         return f"evaluate(model in {_mode(training)}, {batches} of {self.described})"
 
 
-@points(3)
+@points(2)
 def test_evaluate_accuracy(learner, rng):
     """evaluate returns the accuracy over all examples"""
     setup = EvalSetup(rng)
@@ -321,3 +332,28 @@ def test_predict_proba_restores_mode(learner, rng):
     modes = [True, False]
     for training, seen in zip(modes, setup.run(learner, modes), strict=True):
         _expect_left_as_found(seen, training, setup.what(training))
+
+
+# ---------------------------------------------------------------- both
+
+
+def _expect_through_model(calls: list[dict[str, Any]], what: str) -> None:
+    expect(
+        all(c["through_model"] for c in calls),
+        f"{what} ran the model's layers without calling the model (its forward pre-hook did not "
+        "fire)",
+        FORWARD_CALLED,
+    )
+
+
+@points(1)
+def test_model_is_called(learner, rng):
+    """evaluate and predict_proba call the model as model(x), so its hooks run"""
+    evaluation = EvalSetup(rng)
+    (seen,) = evaluation.run(learner, [(True, "list")])
+    what = evaluation.what(True, "list")
+    _expect_through_model(_expect_forward_passes(seen, what), what)
+    prediction = PredictSetup(rng)
+    (seen,) = prediction.run(learner, [True])
+    what = prediction.what(True)
+    _expect_through_model(_expect_forward_passes(seen, what), what)

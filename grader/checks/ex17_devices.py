@@ -1,15 +1,27 @@
-"""Hidden checks for ex17_devices: choosing a device, and moving nested batches to it.
+"""Hidden checks for ex17_devices: choosing a device, moving nested batches to it, and moving a
+model with its batch.
 
 No GPU is needed: the worker pretends cuda / mps are available, and the "meta"
-device (shapes without data) stands in for a second device.
+device (shapes without data) stands in for a second device. Module.to("meta") is a real
+move, so the worker moves a model built here and reports where its tensors ended up.
 """
 
 from typing import Any
 
 import torch
 
-from grader.kit import Misconception, expect, fail, points, size, type_name
-from grader.worker.scenarios.ex17_devices import describe
+from grader.kit import (
+    Misconception,
+    expect,
+    explain,
+    fail,
+    fmt_shape,
+    observed,
+    points,
+    size,
+    type_name,
+)
+from grader.worker.scenarios.ex17_devices import build_model, describe, describe_model
 
 # the notebook's visible sanity test: torch and the kata's own names only
 SANITY = """
@@ -20,6 +32,13 @@ moved = move_to(batch, "meta")  # "meta": a device with shapes but no data, on e
 assert moved["x"].is_meta and moved["pair"][0].is_meta, "move_to should move nested tensors too"
 assert isinstance(moved["pair"], tuple), "move_to should keep a tuple a tuple"
 assert moved["pair"][1] == "a" and moved["n"] == 1, "move_to should leave non-tensors as they are"
+from torch import nn
+net = nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3))  # running_mean & co. are buffers
+same, moved = prepare(net, {"x": torch.ones(4, 2)}, "meta")
+assert same is net, "prepare should move the model in place and return that same object"
+assert all(p.is_meta for p in net.parameters()), "prepare should move every parameter"
+assert all(b.is_meta for b in net.buffers()), "prepare should move the buffers too"
+assert moved["x"].is_meta, "prepare should move the batch as move_to does"
 """
 
 STRING_DEVICE = Misconception(
@@ -42,6 +61,30 @@ TUPLE_TO_LIST = Misconception(
     "A tuple came back as a list. Rebuild each container as its own kind: "
     "tuple(move_to(v, device) for v in obj) for a tuple, or type(obj)(...) for both.",
 )
+
+TO_DISCARDED = Misconception(
+    "ex17/to-discarded",
+    "These tensors did not move: tensor.to(device) returns a moved copy and leaves the tensor "
+    "where it was, so a call whose result is thrown away does nothing. Keep the result "
+    "(batch = move_to(batch, device)), and move the model with model.to(device): unlike "
+    "Tensor.to, Module.to works in place, on every parameter and buffer, and returns the same "
+    "module.",
+)
+BUFFERS_LEFT = Misconception(
+    "ex17/buffers-left",
+    "The parameters moved, but the buffers stayed behind. Buffers are the tensors a model uses "
+    "without training them (batch norm's running_mean, running_var and num_batches_tracked): "
+    "model.parameters() does not list them, model.buffers() does. model.to(device) moves "
+    "parameters and buffers together.",
+)
+DATA_ASSIGNED = Misconception(
+    "ex17/data-assigned",
+    "`tensor.data = tensor.data.to(device)` swaps the data under a parameter behind autograd's "
+    "back, and torch allows that only between compatible kinds of tensor: a CPU parameter cannot "
+    "take data on 'meta', the device these checks move to. model.to(device) moves every "
+    "parameter and buffer, in place, to any device.",
+)
+DATA_ASSIGNED_ERROR = r"incompatible tensor type"
 
 
 def _batch(rng: torch.Generator) -> dict[str, Any]:
@@ -92,7 +135,7 @@ def _expect_structure(got: Any, want: Any, what: str) -> None:
     fail(f"{what}: {problem}", diagnosis)
 
 
-@points(2)
+@points(1)
 def test_pick_device_returns_a_device(learner):
     """pick_device returns a torch.device, cpu when no GPU is there"""
     (got,) = learner.scenario("picks", [(False, False)])
@@ -109,7 +152,7 @@ def test_pick_device_returns_a_device(learner):
     )
 
 
-@points(2)
+@points(1)
 def test_pick_device_prefers_cuda_then_mps(learner):
     """pick_device prefers cuda, then mps, then cpu"""
     cases = [(True, True), (True, False), (False, True), (False, False)]
@@ -126,7 +169,7 @@ def test_pick_device_prefers_cuda_then_mps(learner):
         )
 
 
-@points(3)
+@points(2)
 def test_move_to_moves_every_tensor(learner, rng):
     """move_to moves every tensor of a nested batch, at any depth"""
     batch = _batch(rng)
@@ -158,6 +201,101 @@ def test_move_to_on_a_lone_tensor_or_value(learner, rng):
     for value in (size(rng), "text", None):
         got = learner.scenario("moved", value, "meta")
         _expect_structure(got, describe(value), f"move_to({value!r}, 'meta')")
+
+
+# ---------------------------------------------------------------- prepare
+
+
+def _sizes(rng: torch.Generator) -> list[int]:
+    return [size(rng, 2, 8), size(rng, 3, 12), size(rng, 2, 6)]  # in, hidden, classes
+
+
+def _prepared(learner, sizes: list[int], batch: Any, device: Any) -> tuple[dict[str, Any], str]:
+    """The scenario's report on prepare(model, batch, device), checked to be a (model, batch)
+    pair that gives back the very model it was handed."""
+    what = f"prepare(model, batch, {device!r})"
+    with explain(DATA_ASSIGNED, when=DATA_ASSIGNED_ERROR):
+        seen = learner.scenario("prepared", sizes, batch, device)
+    seen = observed(seen, dict, "returned", "pair", "same_model", "model", "batch")
+    expect(seen["pair"], f"{what} should return a (model, batch) tuple, got {seen['returned']}")
+    expect(
+        seen["same_model"],
+        f"{what} returned another module than the one it was given: move the model in place "
+        "(model.to(device) does) and return that same object",
+    )
+    return seen, what
+
+
+def _shown(entry: list[Any]) -> str:
+    kind, device, shape, dtype = entry
+    return f"a {kind} of shape {fmt_shape(shape)} and {dtype} on {device}"
+
+
+def _expect_moved(
+    got: dict[str, list],
+    want: dict[str, list],
+    kind: str,
+    what: str,
+    stayed: Misconception | None,
+) -> None:
+    """got, want: describe_model's entries of one kind ("parameters" or "buffers") by name, got
+    after the learner's prepare, want after Module.to("meta"); `stayed` is the diagnosis when
+    some are left on the cpu."""
+    left = sorted(name for name, entry in got.items() if entry[1] != "meta")
+    if left:
+        fail(f"{what} left {kind} on the {got[left[0]][1]}: {', '.join(left)}", stayed)
+    plain = sorted(name for name, entry in got.items() if entry[0] != want.get(name, entry)[0])
+    expect(not plain, f"{what} turned {kind} into plain tensors: {', '.join(plain)}")
+    expect(
+        got.keys() == want.keys(),
+        f"{what} changed the model's {kind}: {', '.join(got)} instead of {', '.join(want)}",
+    )
+    for name, entry in want.items():
+        expect(
+            got[name] == entry, f"{what}: {name} should be {_shown(entry)}, got {_shown(got[name])}"
+        )
+
+
+def _model(seen: dict[str, Any]) -> dict[str, dict[str, list]]:
+    return observed(seen["model"], dict, "parameters", "buffers")
+
+
+@points(1)
+def test_prepare_moves_the_model_in_place(learner, rng):
+    """prepare moves every parameter of the model, in place, and returns that same model"""
+    sizes, batch = _sizes(rng), _batch(rng)
+    want = describe_model(build_model(sizes).to("meta"))["parameters"]
+    for device in ("meta", torch.device("meta")):
+        seen, what = _prepared(learner, sizes, batch, device)
+        got = _model(seen)["parameters"]
+        none_moved = all(entry[1] != "meta" for entry in got.values())
+        _expect_moved(got, want, "parameters", what, TO_DISCARDED if none_moved else None)
+
+
+@points(1)
+def test_prepare_moves_the_buffers(learner, rng):
+    """prepare moves the model's buffers (batch norm's running statistics) too"""
+    sizes, batch = _sizes(rng), _batch(rng)
+    want = describe_model(build_model(sizes).to("meta"))["buffers"]
+    seen, what = _prepared(learner, sizes, batch, "meta")
+    model = _model(seen)
+    on_meta = {kind: [e[1] == "meta" for e in model[kind].values()] for kind in model}
+    stayed = None  # some parameters moved and some not: no single mistake to name
+    if all(on_meta["parameters"]):
+        stayed = BUFFERS_LEFT
+    elif not any(on_meta["parameters"] + on_meta["buffers"]):
+        stayed = TO_DISCARDED
+    _expect_moved(model["buffers"], want, "buffers", what, stayed)
+
+
+@points(1)
+def test_prepare_moves_the_batch(learner, rng):
+    """prepare moves every tensor of the batch, as move_to does"""
+    sizes, batch = _sizes(rng), _batch(rng)
+    seen, what = _prepared(learner, sizes, batch, "meta")
+    if seen["batch"] == describe(batch):
+        fail(f"{what} gave the batch back with every tensor still on the cpu", TO_DISCARDED)
+    _expect_structure(seen["batch"], describe(_move(batch, "meta")), f"the batch from {what}")
 
 
 def _move(obj: Any, device: str) -> Any:

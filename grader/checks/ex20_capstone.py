@@ -3,7 +3,8 @@ random sizes, then the returned model's logits on held-out points from the same 
 
 The model cannot cross to the judge: the scenario trains it in the worker and sends back its test
 logits; the judge works out the accuracy. Reproducibility is two trainings with the same seed in
-one job, with torch's global RNG moved to another state before each."""
+one job, with torch's global RNG moved to another state before each. The worker also reports
+the mode the model came back in (it must be eval mode)."""
 
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ with torch.no_grad():
 assert logits.shape == (200, 2), "the model should map (M, D) to (M, num_classes) logits"
 accuracy = (logits.argmax(dim=1) == labels[200:]).float().mean()
 assert accuracy >= 0.9, "held-out accuracy should be at least 90%"
+assert not model.training, "return the model in eval mode: call model.eval() before returning"
 """
 
 WORKER_IMPORTS = ("torch._dynamo",)  # the learner's optimizer imports it on its first step
@@ -64,6 +66,13 @@ WRONG_OUTPUT_SHAPE = Misconception(
     "class for every example, the largest one for the predicted class (not the class id itself, "
     "and not a single number per example). End the model with nn.Linear(hidden, num_classes) "
     "and train it with cross-entropy.",
+)
+TRAIN_MODE = Misconception(
+    "ex20/train-mode",
+    "The model came back in training mode. Layers such as dropout and batch norm behave "
+    "differently at inference (dropout zeroes random activations in train mode; batch norm "
+    "uses the batch's statistics instead of its running averages), so whoever predicts with "
+    "your model would get noisy answers. Call model.eval() before returning it.",
 )
 TOO_SLOW = Misconception(
     "ex20/too-slow",
@@ -180,7 +189,7 @@ def test_accuracy(learner, rng):
         )
 
 
-@points(2)
+@points(1)
 @seconds(20)
 def test_output_shape(learner, rng):
     """the model maps inputs (M, D) to logits (M, num_classes)"""
@@ -207,4 +216,20 @@ def test_reproducible(learner, rng):
         f"train_classifier(X, y, {data['num_classes']}, seed={seed}) on {data['described']}, "
         f"twice: the two models' logits on the same inputs differ by up to {differ:.3g}",
         NOT_REPRODUCIBLE,
+    )
+
+
+@points(1)
+@seconds(20)
+def test_returned_in_eval_mode(learner, rng):
+    """the model comes back in eval mode, ready to predict"""
+    data = blobs(rng, size(rng, 20, 40), size(rng, 5, 10))
+    seed = _seed(rng)
+    (seen,) = _train(learner, [data], seed, rng)
+    what = f"train_classifier(X, y, {data['num_classes']}, seed={seed}) on {data['described']}"
+    expect(seen["is_module"], f"{what} should return an nn.Module, got {seen.get('model')}")
+    expect(
+        seen.get("training") is False,
+        f"{what} returned the model in training mode (model.training is {seen.get('training')})",
+        TRAIN_MODE,
     )

@@ -9,6 +9,10 @@ def causal_mask(T, device=None):
 def causal_mask(T, device=None):
     return torch.tril(torch.ones(T, T, dtype=torch.bool, device=device), diagonal=-1)
 """,
+    "ex10/device-ignored": """
+def causal_mask(T, device=None):
+    return torch.triu(torch.ones(T, T, dtype=torch.bool), diagonal=1)  # always on the CPU
+""",
     "ex10/masked-fill-discarded": """
 def masked_attention(scores):
     scores.masked_fill(causal_mask(scores.shape[-1], scores.device), float("-inf"))

@@ -31,6 +31,27 @@ def move_to(obj, device):
         return [move_to(v, device) for v in obj]
     return obj
 """,
+    "ex17/to-discarded": """
+def prepare(model, batch, device):
+    for tensor in [*model.parameters(), *model.buffers()]:
+        tensor.to(device)  # a moved copy, thrown away
+    move_to(batch, device)
+    return model, batch
+""",
+    "ex17/buffers-left": """
+def prepare(model, batch, device):
+    for module in model.modules():
+        for name, param in list(module.named_parameters(recurse=False)):
+            setattr(module, name, nn.Parameter(param.detach().to(device), param.requires_grad))
+    return model, move_to(batch, device)
+""",
+    "ex17/data-assigned": """
+def prepare(model, batch, device):
+    with torch.no_grad():
+        for tensor in [*model.parameters(), *model.buffers()]:
+            tensor.data = tensor.data.to(device)
+    return model, move_to(batch, device)
+""",
 }
 
 RIGHT = {
@@ -43,6 +64,11 @@ def pick_device():
 
 def move_to(obj, device):
     return tree_map(lambda x: x.to(device) if isinstance(x, torch.Tensor) else x, obj)
+
+def prepare(model, batch, device):
+    device = torch.device(device)
+    moved = tree_map(lambda x: x.to(device) if torch.is_tensor(x) else x, batch)
+    return model.to(device=device), moved
 """,
     "match statement": """
 def pick_device():
@@ -65,5 +91,10 @@ def move_to(obj, device):
             return [move_to(v, device) for v in obj]
         case _:
             return obj
+
+def prepare(model, batch, device):
+    moved = move_to(batch, device)
+    model = model.to(device)  # Module.to returns the module itself: rebinding is harmless
+    return (model, moved)
 """,
 }

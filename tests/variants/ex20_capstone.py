@@ -37,6 +37,20 @@ def train_classifier(X, y, num_classes, seed=0):
         optimizer.step()
     return model.eval()
 """,
+    "ex20/train-mode": """
+def train_classifier(X, y, num_classes, seed=0):
+    torch.manual_seed(seed)
+    model = nn.Sequential(
+        nn.Linear(X.shape[1], 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(),
+        nn.Linear(64, num_classes),
+    )
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(200):
+        optimizer.zero_grad()
+        F.cross_entropy(model(X), y).backward()
+        optimizer.step()
+    return model  # still in train mode
+""",
     "ex20/too-slow": """
 def train_classifier(X, y, num_classes, seed=0):
     torch.manual_seed(seed)

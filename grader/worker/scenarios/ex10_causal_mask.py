@@ -19,6 +19,20 @@ def mask_on_device(module: types.ModuleType, T: int, *args: Any, **kwargs: Any) 
     return {"mask": mask, "device": device}
 
 
+def mask_made_on(module: types.ModuleType, T: int, *args: Any, **kwargs: Any) -> dict:
+    """What causal_mask(T, ...) made, without its values: a mask on the "meta" device has a
+    shape, a dtype and a device but no data, so it cannot travel to the judge as a tensor."""
+    mask = need(module, "causal_mask")(T, *args, **kwargs)
+    if type(mask) is not torch.Tensor:
+        return {"type": type(mask).__name__, "device": None, "dtype": None, "shape": None}
+    return {
+        "type": "Tensor",
+        "device": mask.device.type,
+        "dtype": str(mask.dtype).removeprefix("torch."),
+        "shape": list(mask.shape),
+    }
+
+
 def scores_after_call(module: types.ModuleType, scores: torch.Tensor) -> dict:
     """The learner's weights, and the caller's scores as the call left them."""
     weights = need(module, "masked_attention")(scores)

@@ -1,7 +1,8 @@
 """Scenarios for ex15_evaluation: a seed-built classifier with batch norm and dropout, handed to
 the learner's evaluate / predict_proba in train or eval mode. Hooks on its layers record the mode
-and grad state of every forward pass; the report holds those, the return value and the modes
-left behind. The check file builds the same model with build_model and works out the answers."""
+and grad state of every forward pass, and hooks on the model whether the pass went through
+model(x); the report holds those, the return value and the modes left behind. The check file
+builds the same model with build_model and works out the answers."""
 
 from __future__ import annotations
 
@@ -38,8 +39,16 @@ def build_model(seed: int, sizes: list[int]) -> nn.Sequential:
 
 def _watch(model: nn.Module) -> list[dict[str, Any]]:
     """Record every layer's call: its mode, whether grad mode was on, whether its output has a
-    graph. Layer hooks fire however the learner calls the model (model(x) or model.forward(x))."""
+    graph, and whether it ran inside a call of the model itself. Layer hooks fire however the
+    learner calls the model; the model's own hooks fire only for model(x), not model.forward(x)."""
     calls: list[dict[str, Any]] = []
+    inside = [0]  # how many calls of the model itself are running
+
+    def enter(model: nn.Module, inputs: Any) -> None:
+        inside[0] += 1
+
+    def leave(model: nn.Module, inputs: Any, output: Any) -> None:
+        inside[0] -= 1
 
     def record(layer: nn.Module, inputs: Any, output: Any) -> None:
         calls.append(
@@ -48,9 +57,12 @@ def _watch(model: nn.Module) -> list[dict[str, Any]]:
                 "training": layer.training,
                 "grad_enabled": torch.is_grad_enabled(),
                 "requires_grad": isinstance(output, torch.Tensor) and output.requires_grad,
+                "through_model": inside[0] > 0,
             }
         )
 
+    model.register_forward_pre_hook(enter)
+    model.register_forward_hook(leave, always_call=True)
     for layer in model:
         layer.register_forward_hook(record)
     return calls

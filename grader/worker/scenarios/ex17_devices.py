@@ -1,8 +1,9 @@
 """Scenarios for ex17: pretend GPUs exist, and look at where tensors ended up.
 
-Tensors on the "meta" device have no data to send back, so `moved` describes
-the learner's result instead: container kinds, and each tensor's device, shape
-and dtype. The judge builds the description it expects itself.
+Tensors on the "meta" device have no data to send back, so `moved` and `prepared`
+describe the learner's result instead: container kinds, each tensor's device, shape
+and dtype, and a model's parameters and buffers. The judge builds the description it
+expects itself.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 from unittest import mock
 
 import torch
+from torch import nn
 
 from ..runner import need
 
@@ -43,3 +45,39 @@ def describe(obj: Any) -> Any:
 def moved(module: types.ModuleType, obj: Any, device: Any) -> Any:
     """Describe move_to(obj, device)."""
     return describe(need(module, "move_to")(obj, device))
+
+
+def build_model(sizes: list[int]) -> nn.Sequential:
+    """A small classifier (in, hidden, classes) with batch norm, whose running statistics and
+    step count are buffers: a model with parameters and buffers to move."""
+    d_in, hidden, classes = sizes
+    return nn.Sequential(
+        nn.Linear(d_in, hidden), nn.BatchNorm1d(hidden), nn.ReLU(), nn.Linear(hidden, classes)
+    )
+
+
+def describe_model(model: nn.Module) -> dict[str, Any]:
+    """The model's parameters and buffers by name, each as [type, device, shape, dtype]."""
+
+    def entry(t: torch.Tensor) -> list[Any]:
+        return [type(t).__name__, t.device.type, list(t.shape), str(t.dtype)]
+
+    return {
+        "parameters": {name: entry(p) for name, p in model.named_parameters()},
+        "buffers": {name: entry(b) for name, b in model.named_buffers()},
+    }
+
+
+def prepared(module: types.ModuleType, sizes: list[int], batch: Any, device: Any) -> dict[str, Any]:
+    """prepare(model, batch, device) on a fresh model: what it returned, the model it was given
+    as it is afterwards, and the returned batch described."""
+    model = build_model(sizes)
+    result = need(module, "prepare")(model, batch, device)
+    pair = type(result) is tuple and len(result) == 2
+    return {
+        "returned": type(result).__name__,
+        "pair": pair,
+        "same_model": pair and result[0] is model,
+        "model": describe_model(model),
+        "batch": describe(result[1]) if pair else None,
+    }

@@ -14,12 +14,18 @@ from ..runner import need
 
 
 def _held_out_output(model: Any, X_test: torch.Tensor) -> dict[str, Any]:
-    """The model's type, and its output on X_test in eval mode under no_grad (a tensor, or the
-    output's type name when it is none)."""
-    report: dict[str, Any] = {"model": type(model).__name__, "is_module": False, "output": None}
+    """The model's type, the mode it was returned in, and its output on X_test in eval mode
+    under no_grad (a tensor, or the output's type name when it is none)."""
+    report: dict[str, Any] = {
+        "model": type(model).__name__,
+        "is_module": False,
+        "training": None,
+        "output": None,
+    }
     if not isinstance(model, nn.Module):
         return report
     report["is_module"] = True
+    report["training"] = model.training  # as train_classifier handed it back
     model.eval()
     with torch.no_grad():
         output = model(X_test)
@@ -30,9 +36,9 @@ def _held_out_output(model: Any, X_test: torch.Tensor) -> dict[str, Any]:
 def train_and_predict(
     module: types.ModuleType, datasets: list[dict[str, Any]], seed: int, global_seeds: list[int]
 ) -> list[dict[str, Any]]:
-    """For each dataset (X_train, y_train, num_classes, X_test): train_classifier(..., seed=seed)
-    and the model's output on X_test. Before each training the global RNG is set to another
-    state, as the rest of a program would leave it."""
+    """For each dataset (X_train, y_train, num_classes, X_test): train_classifier(..., seed=seed),
+    the mode of the model it returned and the model's output on X_test. Before each training
+    the global RNG is set to another state, as the rest of a program would leave it."""
     train_classifier = need(module, "train_classifier")
     reports = []
     for data, global_seed in zip(datasets, global_seeds, strict=True):
