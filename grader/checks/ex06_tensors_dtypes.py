@@ -55,7 +55,8 @@ INT64_ONE_HOT = Misconception(
 )
 COPIED_ARRAY = Misconception(
     "ex06/copied-array",
-    "torch.tensor(arr) always copies, and so does any dtype conversion (.float(), .to(...)): "
+    "torch.tensor(arr) always copies, and so does a conversion to another dtype (.float() of a "
+    "float64 array, .to(...)): "
     "the tensor gets its own memory and no longer sees changes to arr. "
     "torch.from_numpy(arr) wraps arr's own memory, with arr's dtype.",
 )
