@@ -43,6 +43,9 @@ PYTEST_ARGS = [
 ]
 WORKER_BROKE = "could not run your code"  # the worker failed, not the learner's code
 PRINTED_SHOWN = 600  # characters of the learner's printed output shown with a failure
+# characters of one check's message: a diagnosis with the printed output fits many times over,
+# and a whole result document stays far below 1 MB (Gradescope's limits are higher)
+CHECK_OUTPUT = 6000
 
 
 class InternalError(RuntimeError):
@@ -174,6 +177,8 @@ class Learner:
         session = self._session
         if session.problem:
             raise kit.LearnerBroke(session.problem)
+        if forbid is not None:  # decided from the source, before the code runs at all
+            forbid.check(session.source, session.kata.id)
         run_left = session.deadline - time.monotonic()
         if run_left <= 0:
             raise kit.LearnerBroke(
@@ -241,11 +246,11 @@ class Learner:
             raise kit.LearnerBroke(
                 f"{what} returned {answer.size:,} bytes of data: far larger than the answer"
             )
-        if forbid and answer.forbidden_used:
-            raise kit.Failure(
+        if forbid and answer.forbidden_used:  # the watch: a second layer, never the only one
+            kit.fail(
                 f"{what} calls {forbid.names} (aten::{', aten::'.join(answer.forbidden_used)} "
-                "ran): the point of this kata is to write it yourself.",
-                (f"{session.kata.id}/forbidden-call",),
+                f"ran): {session.kata.id} asks you to {forbid.task}.",
+                forbid.misconception,
             )
         return answer.value
 
@@ -363,7 +368,8 @@ class JudgePlugin:
         if call.excinfo is None:
             result.score = result.max_score
         else:
-            result.output, tags = _failure_text(call.excinfo)
+            output, tags = _failure_text(call.excinfo)
+            result.output = wire.clip(output, CHECK_OUTPUT)
             result.tags = list(tags)
             proxy = item.stash.get(_LEARNER, None)
             if proxy is not None and proxy.printed.strip():

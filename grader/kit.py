@@ -18,6 +18,8 @@ from typing import Any, Union
 import pytest
 import torch
 
+from . import rules
+from .rules import Rule
 from .worker.protocol import ErrorInfo
 from .worker.wire import Opaque, Unreadable
 
@@ -69,10 +71,30 @@ class LearnerTimedOut(LearnerBroke):
 
 @dataclass(frozen=True)
 class Forbidden:
-    """Library calls a kata asks the learner not to use, by the aten operators behind them."""
+    """Library calls a kata asks the learner not to use: decided from the source (`rule`),
+    with a watch on the aten operators behind them as a second layer (`ops`)."""
 
-    ops: tuple[str, ...]  # aten overload packet names, e.g. "nll_loss_forward"
+    rule: Rule  # what the graded functions may not reach (grader/rules.py)
     names: str  # how the learner knows them, e.g. "F.cross_entropy / F.nll_loss"
+    task: str  # what the kata asks instead, e.g. "write the loss yourself"
+    misconception: Misconception
+    ops: tuple[str, ...] = ()  # aten overload packet names watched while the code runs
+
+    def check(self, source: str, kata: str) -> None:
+        """Fail, naming the line, where the source breaks the rule."""
+        found = rules.check(source, self.rule)
+        if found:
+            more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+            fail(f"{kata} asks you to {self.task}: {found[0]}{more}", self.misconception)
+
+
+def expect_rule(source: str, rule: Rule, what: str, misconception: Misconception | None) -> None:
+    """The source keeps `rule`: each finding named by its line (a learner's own words)."""
+    found = rules.check(source, rule)
+    if found:
+        shown = "; ".join(str(f) for f in found[:3])
+        more = f" (and {len(found) - 3} more)" if len(found) > 3 else ""
+        fail(f"{what}: {shown}{more}", misconception)
 
 
 # What a misconception's answer looks like: its value, a test on the answer, or several of these.
@@ -242,31 +264,10 @@ def distinct_sizes(rng: torch.Generator, count: int, low: int = 2, high: int = 9
 
 
 def expect_loop_free(source: str, function: str, misconception: Misconception) -> None:
-    """No for / while / comprehension in the learner's `function` (read from its source)."""
-    import ast
-
-    tree = ast.parse(source)
-    loops = (
-        ast.For,
-        ast.AsyncFor,
-        ast.While,
-        ast.ListComp,
-        ast.SetComp,
-        ast.DictComp,
-        ast.GeneratorExp,
-    )
-    defined = [
-        node
-        for node in ast.walk(tree)
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == function
-    ]
-    if not defined:
-        return
-    # the last definition is the one that runs (a notebook cell may redefine a function)
-    latest = max(defined, key=lambda node: node.lineno)
-    for inner in ast.walk(latest):
-        if isinstance(inner, loops):
-            fail(f"{function} uses a Python loop on line {inner.lineno}", misconception)
+    """No Python loop, comprehension, map or recursion in `function` or anything it reaches
+    (helpers, aliases, every binding of its name), read from the source."""
+    rule = Rule((function,), loop_free=True)
+    expect_rule(source, rule, f"{function} should work on whole tensors", misconception)
 
 
 @contextmanager

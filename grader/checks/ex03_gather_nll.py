@@ -19,6 +19,7 @@ from grader.kit import (
     size,
     type_name,
 )
+from grader.rules import Rule
 
 # the notebook's visible sanity test: torch and the kata's own names only
 SANITY = """
@@ -79,9 +80,24 @@ IGNORED_NOT_MASKED = Misconception(
     "(targets.where(keep, 0)) and zero those losses.",
 )
 
+FORBIDDEN_CALL = Misconception(
+    "ex03/forbidden-call",
+    "The point of this kata is to write the loss yourself, with log_softmax and gather: "
+    "F.cross_entropy, F.nll_loss, nn.CrossEntropyLoss and nn.NLLLoss are off limits, however "
+    "they are reached.",
+)
 FORBIDDEN = Forbidden(
-    ops=("nll_loss_forward", "nll_loss2d_forward"),
+    rule=Rule(
+        functions=("nll_loss", "cross_entropy"),
+        forbidden=(
+            *("torch.nn.functional.cross_entropy", "torch.nn.functional.nll_loss"),
+            *("torch.nn.CrossEntropyLoss", "torch.nn.NLLLoss"),
+        ),
+    ),
     names="F.cross_entropy / F.nll_loss / nn.CrossEntropyLoss / nn.NLLLoss",
+    task="write the loss yourself",
+    misconception=FORBIDDEN_CALL,
+    ops=("nll_loss_forward", "nll_loss2d_forward"),
 )
 REDUCTIONS = ("none", "mean", "sum")
 GATHER_DIM_ERROR = r"out of bounds for dimension 0|Size does not match at dimension 1"

@@ -15,14 +15,17 @@ from grader.kit import (
     distinct_sizes,
     expect,
     expect_number,
+    expect_rule,
     expect_tensor,
     explain,
     fail,
     fmt_shape,
+    observed,
     points,
     size,
     type_name,
 )
+from grader.rules import Rule
 
 # the notebook's visible sanity test: torch and the kata's own names only
 SANITY = """
@@ -37,6 +40,10 @@ w, b = fit_line(torch.tensor([0.0, 1.0, 2.0, 3.0]), torch.tensor([1.0, 3.0, 5.0,
 assert math.isclose(w, 2.0, abs_tol=0.05), "fit_line should find w = 2 for y = 2x + 1"
 assert math.isclose(b, 1.0, abs_tol=0.05), "fit_line should find b = 1 for y = 2x + 1"
 """
+
+# fit_line is built from the learner's own pieces: decided from the source (the scenario's
+# call counts are a second layer)
+OWN_FUNCTIONS = Rule(("fit_line",), forbidden=("torch.optim",), required=("sgd_step", "zero_grad"))
 
 REBINDING = Misconception(
     "ex05/rebinding",
@@ -345,10 +352,14 @@ def test_fit_line_uses_your_functions(learner, rng):
     """fit_line calls your sgd_step and zero_grad every step"""
     x, y = _line(rng)
     lr, steps = _uniform(rng, 0.05, 0.15), size(rng, 10, 40)
+    expect_rule(
+        learner.source, OWN_FUNCTIONS, "fit_line should use your sgd_step and zero_grad", None
+    )
     with explain(NO_NO_GRAD, when=LEAF_ERROR):
         obs = learner.scenario("fit_line_counted", x, y, lr, steps)
     what = f"fit_line(x, y, lr={lr:.4g}, steps={steps})"
-    stepped, cleared = obs["calls"]["sgd_step"], obs["calls"]["zero_grad"]
+    calls = observed(observed(obs, dict, "calls", "result")["calls"], dict, "sgd_step", "zero_grad")
+    stepped, cleared = calls["sgd_step"], calls["zero_grad"]
     expect(
         steps <= stepped <= 2 * steps,
         f"{what} called your sgd_step {stepped} times: call it once every step "

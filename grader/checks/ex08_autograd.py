@@ -1,8 +1,8 @@
 """Hidden checks for ex08_autograd: derivative by autograd, the chain rule by hand, a non-leaf
 gradient with retain_grad, and the global gradient norm.
 
-Backward passes are counted in the worker (scenarios/ex08_autograd.py): backward is not an aten
-operator, so kit.Forbidden cannot see it."""
+graph_grads is done by hand: that is decided from the source (BY_HAND); backward passes counted
+in the worker (scenarios/ex08_autograd.py) are a second layer."""
 
 import math
 from typing import Any
@@ -14,12 +14,14 @@ from grader.kit import (
     close,
     expect,
     expect_number,
+    expect_rule,
     explain,
     observed,
     points,
     seconds,
     type_name,
 )
+from grader.rules import Rule
 from grader.worker.scenarios.ex08_autograd import model_with_grads
 
 # the notebook's visible sanity test: torch and the kata's own names only
@@ -32,6 +34,12 @@ da, db = graph_grads(2.0, 3.0)
 assert math.isclose(da, 64.0) and math.isclose(db, 32.0), "graph_grads(2, 3) should be (64, 32)"
 assert math.isclose(intermediate_grad(2.0, 3.0), 16.0), "intermediate_grad(2, 3): dL/dc = 2d = 16"
 """
+
+BY_HAND = Rule(
+    ("graph_grads",),
+    forbidden=("torch.autograd", "torch.func", "functorch"),
+    attributes=("backward", "grad", "autograd"),
+)
 
 MISSING_FAN_OUT_PATH = Misconception(
     "ex08/missing-fan-out-path",
@@ -121,6 +129,8 @@ def test_graph_grads(learner, rng):
     """graph_grads applies the chain rule by hand, both paths of a included"""
     for a, b in [(2.0, 3.0), _graph_point(rng), _graph_point(rng)]:
         what = f"graph_grads({a}, {b})"
+        expect_rule(learner.source, BY_HAND, "ex08 asks you to apply the chain rule yourself",
+                    USED_AUTOGRAD)  # fmt: skip
         seen = learner.scenario("watched_call", "graph_grads", a, b)
         seen = observed(seen, dict, "value", "backward_passes")
         expect(

@@ -22,6 +22,7 @@ from grader.kit import (
     points,
     size,
 )
+from grader.rules import Rule
 
 # the notebook's visible sanity test: torch and the kata's own names only
 SANITY = """
@@ -64,12 +65,29 @@ WRONG_DIM = Misconception(
     "every reduction (the max and the sum), including negative values such as -2.",
 )
 
+FUNCTIONS = ("softmax", "log_softmax", "logsumexp")
+FORBIDDEN_CALL = Misconception(
+    "ex09/forbidden-call",
+    "The point of this kata is to write softmax, log_softmax and logsumexp yourself, from max, "
+    "exp, sum and log: torch's and F's softmax family (functions, tensor methods, modules, "
+    "torch.special) is off limits, however it is reached.",
+)
 FORBID = Forbidden(
-    ops=("_softmax", "_log_softmax", "logsumexp", "logcumsumexp"),
+    rule=Rule(
+        functions=FUNCTIONS,
+        forbidden=(
+            *("torch.softmax", "torch.log_softmax", "torch.logsumexp", "torch.logcumsumexp"),
+            *("torch.nn.functional.softmax", "torch.nn.functional.log_softmax"),
+            *("torch.nn.functional.softmin", "torch.special", "torch.nn.Softmax"),
+            *("torch.nn.LogSoftmax", "torch.nn.Softmin", "torch.nn.Softmax2d"),
+        ),
+    ),
     names="torch/F softmax, log_softmax or logsumexp",
+    task="write softmax, log_softmax and logsumexp yourself",
+    misconception=FORBIDDEN_CALL,
+    ops=("_softmax", "_log_softmax", "logsumexp", "logcumsumexp"),
 )
 SHAPE_ERROR = r"must match the size|size mismatch|shapes cannot"
-FUNCTIONS = ("softmax", "log_softmax", "logsumexp")
 
 
 def _reference(name: str, x: torch.Tensor, dim: int, keepdim: bool = False) -> torch.Tensor:

@@ -30,10 +30,12 @@ from grader.kit import (
     explain,
     fail,
     fmt_shape,
+    observed,
     points,
     size,
     type_name,
 )
+from grader.rules import Rule
 from grader.worker.scenarios.ex14_adamw import build_model, build_problem
 
 # the notebook's visible sanity test: torch and the kata's own names only
@@ -103,9 +105,18 @@ FORBIDDEN_CALL = Misconception(
 
 # torch.optim imports torch._dynamo on first use (seconds): the worker does it once, before forking
 WORKER_IMPORTS = ("torch._dynamo",)
-# Direct calls of the fused kernels; the scenarios see every other way into torch's Adam.
 FORBIDDEN = Forbidden(
-    ops=("_fused_adam_", "_fused_adamw_"), names="torch's fused Adam/AdamW (torch._fused_adamw_)"
+    rule=Rule(
+        functions=("AdamW",),
+        forbidden=(
+            *("torch.optim.Adam", "torch.optim.AdamW", "torch.optim.adam", "torch.optim.adamw"),
+            *("torch.optim._functional", "torch._fused_adam_", "torch._fused_adamw_"),
+        ),
+    ),
+    names="torch's Adam/AdamW",
+    task="write the update yourself",
+    misconception=FORBIDDEN_CALL,
+    ops=("_fused_adam_", "_fused_adamw_"),  # the scenarios also watch torch.optim.adam's code
 )
 STEPS = 50
 DEFAULTS = {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 1e-2}
@@ -260,7 +271,9 @@ def _run(learner: Any, name: str, *args: Any, **kwargs: Any) -> dict:
             (CLOSURE_NO_GRAD, r"does not require grad and does not have a grad_fn"),
         ):
             stack.enter_context(explain(misconception, when=error))
-        obs = learner.scenario(name, *args, forbid=FORBIDDEN, **kwargs)
+        obs = observed(
+            learner.scenario(name, *args, forbid=FORBIDDEN, **kwargs), dict, "torch_adam"
+        )
     if obs["torch_adam"]:
         fail(
             f"your AdamW runs torch's own Adam update (torch.optim.adam."

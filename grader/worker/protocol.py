@@ -108,8 +108,14 @@ def lane_message(message: LaneMessage) -> dict[str, Any]:
 
 
 def parse_lane_message(payload: bytes) -> LaneMessage:
-    """A lane's message, checked field by field (a lane is ours, but a check costs nothing)."""
-    data = loads(payload)
+    """A lane's message, checked field by field (a lane is ours, but a check costs nothing).
+
+    Its size is the frame's bound; the answer inside is a string, parsed later with wire's
+    bounds (parse_answer)."""
+    try:
+        data = json.loads(payload)
+    except ValueError:
+        raise Unreadable("a lane message that is not JSON") from None
     kind = _LANE_KINDS.get(data.get("op")) if type(data) is dict else None
     if kind is None:
         raise Unreadable("not a lane message")

@@ -221,6 +221,11 @@ class FrameReader:
         self._buffer = bytearray()
         self.limit = limit
 
+    @property
+    def pending(self) -> bool:
+        """Bytes of a frame not yet complete."""
+        return bool(self._buffer)
+
     def feed(self, chunk: bytes) -> list[bytes]:
         self._buffer += chunk
         payloads = []

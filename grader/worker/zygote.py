@@ -165,6 +165,12 @@ class RunProcess:
             os.set_blocking(fd, False)
         return cls(job.run, pid, tasks_w, replies_r, out_r)
 
+    def spoke_out_of_turn(self) -> bool:
+        """Bytes in its reply pipe between tasks: learner code wrote there itself, and the
+        run's next task goes to a fresh process so that no answer is taken for another's."""
+        readable, _, _ = select.select([self.replies], [], [], 0)
+        return bool(readable) or self.reader.pending
+
     def demote(self) -> None:
         """Lowest priority for it and its group (raising it again would need privilege)."""
         for which in (os.PRIO_PGRP, os.PRIO_PROCESS):
@@ -262,7 +268,7 @@ class LaneLoop:
 
     def _run(self, job: Job) -> None:
         channel = self.lane.channel
-        if self.run is not None and self.run.run != job.run:
+        if self.run is not None and (self.run.run != job.run or self.run.spoke_out_of_turn()):
             self.run.retire()
             self.run = None
         if self.run is None:
