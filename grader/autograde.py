@@ -13,19 +13,27 @@ generate_feedback shows our diagnosis (never the hidden tests' source).
 from __future__ import annotations
 
 import atexit
+from pathlib import Path
 from typing import Any
 
+import nbformat
+from nbconvert.exporters import NotebookExporter
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
 from nbformat.notebooknode import NotebookNode, from_dict
 from nbgrader import utils
+from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import (
     AssignLatePenalties,
     CheckCellMetadata,
     ClearHiddenTests,
+    ClearOutput,
+    DeduplicateIds,
     GetGrades,
     IgnorePattern,
     LimitOutput,
     NbGraderPreprocessor,
+    OverwriteCells,
+    OverwriteKernelspec,
     SaveAutoGrades,
 )
 from traitlets import Float, Integer
@@ -33,7 +41,7 @@ from traitlets.config import Config
 
 from . import catalog, judge
 from .lanes import Lane
-from .notebooks import solution_code
+from .notebooks import SOLUTION_ID, kata_notebook, solution_code
 from .results import CheckResult, Result
 from .sandbox import Limits
 
@@ -76,6 +84,57 @@ def _summary(result: Result) -> dict[str, Any]:
     return {"output_type": "stream", "name": "stdout", "text": text}
 
 
+PROBLEM = "torch_katas_problem"  # notebook metadata: why the submission cannot be graded
+
+
+class TolerantExporter(NotebookExporter):
+    """Reads a submitted file that is not a notebook as an empty one that says so, so that one
+    student's broken file is a 0 with its reason, not the end of the class's autograde."""
+
+    def from_file(self, file_stream: Any, resources: dict | None = None, **kw: Any) -> Any:
+        try:
+            return super().from_file(file_stream, resources=resources, **kw)
+        except Exception as exc:  # whatever a broken file raises, it is that student's
+            name = (resources or {}).get("metadata", {}).get("name", "the notebook")
+            reason = f"{name}.ipynb is not a readable notebook ({type(exc).__name__})"
+            nb = nbformat.v4.new_notebook(metadata={PROBLEM: reason})
+            return self.from_notebook_node(nb, resources=resources, **kw)
+
+
+class NormalizeSubmission(NbGraderPreprocessor):
+    """The submission reduced to what is graded: the course's own notebook with the student's
+    solution code in its solution cell (every solution cell's code, in order, as a kernel
+    would run them). Whatever else the student's file holds (other cells, duplicated or
+    renamed test cells, another nbgrader schema version) is gone before nbgrader reads it."""
+
+    def preprocess(
+        self, nb: NotebookNode, resources: dict[str, Any]
+    ) -> tuple[NotebookNode, dict[str, Any]]:
+        names = resources["nbgrader"]
+        template = self._template(names["assignment"], names["notebook"])
+        problem = nb.metadata.get(PROBLEM, "")
+        code = "" if problem else solution_code(nb)
+        if not problem and not any(
+            cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == SOLUTION_ID
+            for cell in nb.cells
+        ):
+            problem = f"the notebook has no solution cell (grade_id {SOLUTION_ID!r})"
+        for cell in template.cells:
+            if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == SOLUTION_ID:
+                cell.source = code
+        if problem:
+            template.metadata[PROBLEM] = problem
+        return template, resources
+
+    def _template(self, assignment: str, notebook: str) -> NotebookNode:
+        course = CourseDirectory(config=self.config)
+        folder = course.format_path(course.source_directory, ".", assignment)
+        path = Path(folder) / f"{notebook}.ipynb"
+        if path.is_file():
+            return nbformat.read(str(path), as_version=4)
+        return from_dict(kata_notebook(catalog.find(notebook)))
+
+
 class JudgeSolutions(NbGraderPreprocessor):
     """Grades the solution cell with the out-of-process judge; replaces nbgrader's Execute."""
 
@@ -92,6 +151,7 @@ class JudgeSolutions(NbGraderPreprocessor):
             kata,
             solution_code(nb),
             f"{kata.name}.py",
+            problem=nb.metadata.get(PROBLEM, ""),
             seed=self.seed,
             lane=_lane(self.check_seconds),
         )
@@ -109,6 +169,15 @@ class JudgeSolutions(NbGraderPreprocessor):
 
 def configure(c: Config) -> None:
     """Point an nbgrader config at our judge (called from the course's nbgrader_config.py)."""
+    c.Autograde.exporter_class = TolerantExporter
+    c.Autograde.sanitize_preprocessors = [
+        NormalizeSubmission,  # first: nbgrader's own steps then meet a well-formed notebook
+        ClearOutput,
+        DeduplicateIds,
+        OverwriteKernelspec,
+        OverwriteCells,
+        CheckCellMetadata,
+    ]
     c.Autograde.autograde_preprocessors = [
         JudgeSolutions,  # instead of Execute: the student's kernel never runs
         IgnorePattern,

@@ -249,3 +249,63 @@ def test_batch_adds_a_student_autograde_never_saw(course: Path) -> None:
         assert _grades(course, "late") == _grades(course, "reference")
     finally:
         shutil.rmtree(late)
+
+
+def _broken_notebooks(course: Path, kata: catalog.Kata) -> dict[str, str]:
+    """Submissions nbgrader itself would stop at, each beside good ones; what each is."""
+    reference = kata.solution_path.read_text()
+    broken = {}
+    for student, change in {
+        "old_schema": "schema",
+        "two_solution_cells": "solution",
+        "two_test_cells": "test",
+        "no_solution_cell": "drop",
+        "not_json": "garbage",
+    }.items():
+        submit(course, kata, student, reference)
+        path = course / "submitted" / student / "katas" / f"{kata.name}.ipynb"
+        nb = json.loads(path.read_text())
+        cells = nb["cells"]
+        graded = [c for c in cells if c["metadata"].get("nbgrader", {}).get("grade")]
+        solution = next(c for c in cells if c["metadata"].get("nbgrader", {}).get("solution"))
+        if change == "schema":
+            sanity = next(c for c in cells if c["metadata"]["nbgrader"]["grade_id"] == "sanity")
+            sanity["metadata"]["nbgrader"]["schema_version"] = 1
+        elif change == "solution":
+            cells.insert(cells.index(solution) + 1, copy.deepcopy(solution))
+        elif change == "test":
+            cells.append(copy.deepcopy(graded[0]))
+        elif change == "drop":
+            cells.remove(solution)
+        path.write_text("{not json" if change == "garbage" else json.dumps(nb))
+        broken[student] = change
+    return broken
+
+
+def test_broken_notebooks_never_stop_the_class(tmp_path: Path) -> None:
+    kata = catalog.find("ex02")
+    course = tmp_path / "course"
+    built = run_grade("nbgrader", "build", str(course), "--katas", "ex02")
+    assert built.returncode == 0, built.stderr
+    nbgrader(course, "generate_assignment", "katas")
+    submit(course, kata, "aaa_first", kata.solution_path.read_text())
+    broken = _broken_notebooks(course, kata)
+    submit(course, kata, "zzz_last", kata.solution_path.read_text())
+    for student in ("aaa_first", *broken, "zzz_last"):
+        nbgrader(course, "db", "student", "add", student)
+    nbgrader(course, "autograde", "katas", f"--JudgeSolutions.seed={SEED}")  # exit 0 asserted
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        score = {
+            s: gb.find_submission_notebook(kata.name, "katas", s).score
+            for s in ("aaa_first", *broken, "zzz_last")
+        }
+    assert score["aaa_first"] == score["zzz_last"] == kata.points, score
+    # two solution cells run as a kernel would: the second one's code wins; the rest score 0
+    assert score["two_solution_cells"] == score["two_test_cells"] == kata.points, score
+    assert score["old_schema"] == kata.points, "another schema version only in a sanity cell"
+    for student in ("no_solution_cell", "not_json"):
+        assert score[student] == 0, score
+        graded = course / "autograded" / student / "katas" / f"{kata.name}.ipynb"
+        text = graded.read_text()
+        reason = "not a readable notebook" if student == "not_json" else "no solution cell"
+        assert reason in text, f"{student}: the autograded notebook does not say why"
