@@ -63,8 +63,9 @@ def run_check(kata: str, check: str, namespace: dict[str, Any]) -> None:
 
     Raises CheckFailed with the diagnosis when the check fails, as a test cell should.
     """
-    cells = namespace.get("In") or []  # IPython's history: the solution cell's text is there
-    source = "\n\n".join(cell for cell in cells if isinstance(cell, str))
+    # IPython's history: the solution cell's text is there, among the test cells that call us
+    cells = [cell for cell in namespace.get("In") or [] if isinstance(cell, str)]
+    source = "\n\n".join(cell for cell in cells if "run_check(" not in cell)
     result = judge.grade_source(
         find(kata), source, "<notebook>", lane=KernelLane(namespace), only=check
     )

@@ -38,16 +38,19 @@ COMPUTED_NAME_BUILTINS = {"getattr", "setattr", "delattr", "hasattr"}
 REFLECTIVE_MODULES = {"importlib", "ctypes", "gc", "inspect", "builtins"}
 REFLECTIVE_NAMES = {"sys.modules", "sys._getframe", "sys.settrace", "sys.setprofile", "sys.stdin"}
 REFLECTIVE_NAMES |= {"operator.attrgetter", "operator.methodcaller", "functools.partial"}
-# what a kata with a rule needs: torch, numpy and small parts of the standard library; a use of
-# any other module (os.read on the grader's pipes, subprocess, threading, io, socket ...) is an
-# escape from what the analysis can see
-ALLOWED_MODULES = (
-    *("torch", "numpy", "math", "cmath", "typing", "typing_extensions", "collections"),
-    *("__future__", "dataclasses", "functools", "itertools", "numbers", "abc", "enum"),
-    *("warnings", "random", "time", "copy", "statistics", "operator", "os.path", "os.environ"),
-    *("sys.float_info", "sys.maxsize", "sys.version_info", "sys.platform", "sys.stdout"),
-    *("sys.stderr", "sys.exit", "builtins", "functorch"),
-)
+# what reaches past what the analysis can see: the run's own file descriptors (the grader's
+# pipes), other processes and interpreters, code built from data, the grader itself
+ESCAPE_MODULES = {
+    *("io", "_io", "posix", "socket", "_socket", "select", "selectors", "fcntl", "mmap"),
+    *("subprocess", "_posixsubprocess", "multiprocessing", "concurrent", "asyncio", "pty"),
+    *("pickle", "marshal", "runpy", "code", "codeop", "types", "grader"),
+}
+ESCAPE_FUNCTIONS = {
+    *("os.read", "os.write", "os.readv", "os.writev", "os.pread", "os.pwrite", "os.fdopen"),
+    *("os.open", "os.dup", "os.dup2", "os.pipe", "os.sendfile", "os.system", "os.popen"),
+    *("os.memfd_create", "os.posix_spawn", "os.posix_spawnp"),
+}
+ESCAPE_PREFIXES = ("os.exec", "os.spawn")
 ALLOWED_PRIVATE = ("torch._foreach_",)  # torch's multi-tensor ops: building blocks, not Adam
 REFLECTIVE_ATTRIBUTES = {
     *("__dict__", "__globals__", "__builtins__", "__code__", "__closure__", "__subclasses__"),
@@ -387,6 +390,12 @@ class Rule:
         return {*self.attributes, *(name.rsplit(".", 1)[-1] for name in self.forbidden)}
 
 
+def _escapes(name: str) -> bool:
+    """A use of something that can reach past the analysis (os.read on a pipe, subprocess)."""
+    head = name.split(".")[0]
+    return head in ESCAPE_MODULES or name in ESCAPE_FUNCTIONS or name.startswith(ESCAPE_PREFIXES)
+
+
 def _is_forbidden(name: str, rule: Rule) -> bool:
     return any(name == api or name.startswith(api + ".") for api in rule.forbidden)
 
@@ -488,7 +497,7 @@ def _attribute_findings(
             yield Finding(node.lineno, f"calls {shown}", "forbidden")
         elif _is_private_torch(name):
             yield Finding(node.lineno, f"uses {shown}, a private torch entry point", "private")
-        elif not name.startswith(ALLOWED_MODULES):
+        elif _escapes(name):
             yield Finding(node.lineno, f"uses {name}, which this kata does not need", "reflective")
 
 
@@ -508,7 +517,7 @@ def _name_findings(
     name: str, line: int, rule: Rule | None, attributes: set[str], chained: bool
 ) -> Iterator[Finding]:
     head, last = name.split(".")[0], name.rsplit(".", 1)[-1]
-    if not chained and not name.startswith(ALLOWED_MODULES) and not name.startswith("."):
+    if not chained and _escapes(name):
         yield Finding(line, f"uses {name}, which this kata does not need", "reflective")
     elif head == "builtins" and last in REFLECTIVE_BUILTINS:
         yield Finding(line, f"calls {last}()", "reflective")

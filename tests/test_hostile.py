@@ -40,7 +40,10 @@ def test_patched_allclose_with_a_wrong_answer_does_not_pass(grade_source):
     )
     result = grade_source("ex02", source)
     assert result.by_name(CENTER)["status"] == "failed"
-    assert result["score"] == result["max_score"] - 2
+    assert result["score"] < result["max_score"] - 2, "changing torch breaks ex02's rule too"
+    for check in result["tests"]:
+        if not check["name"].startswith(CENTER):  # the others are right, and changed torch
+            assert check["status"] == "failed" and "changes torch." in check["output"], check
 
 
 def test_patching_the_workers_json_forges_nothing(grade_source):
@@ -131,13 +134,12 @@ def test_infinite_loop_ignoring_signals_ends_by_the_limit(grade_source):
     source = with_override(
         "ex02",
         """
-import signal
+import signal, time
 for sig in (signal.SIGALRM, signal.SIGTERM, signal.SIGINT):
     signal.signal(sig, signal.SIG_IGN)
 
 def center_rows(x):
-    while True:
-        pass
+    time.sleep(3600)  # no loop: ex02's rule would fail it before it ran
 """,
     )
     started = time.monotonic()

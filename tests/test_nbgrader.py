@@ -183,7 +183,8 @@ def test_wrong_answer_loses_exactly_the_checks_it_fails(course: Path) -> None:
 def test_tampering_does_not_raise_the_score(course: Path, student: str) -> None:
     if student == "reads_source" and bubblewrap_problem() is not None:
         pytest.skip("only the sandbox hides the course's source/ folder")
-    assert _score(course, student) == _score(course, "wrong"), f"{student} was inflated"
+    # no higher than the wrong answer it carries (a change to torch or an exec costs more)
+    assert _score(course, student) <= _score(course, "wrong"), f"{student} was inflated"
 
 
 def test_warnings_on_stderr_do_not_cost_points(course: Path) -> None:

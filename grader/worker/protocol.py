@@ -202,9 +202,47 @@ class TooLarge:
 Answer = Union[Value, Raised, Missing, LoadFailed, TooLarge]  # noqa: UP007
 
 
+# the run process's side: its answers as JSON trees (wire.to_data values), and their frame
+
+
+def value_answer(value: Any, forbidden_used: list[str]) -> dict[str, Any]:
+    return {"answer": "value", "value": value, "forbidden_used": forbidden_used}
+
+
+def raised_answer(error: dict[str, Any]) -> dict[str, Any]:
+    return {"answer": "raised", "error": error}
+
+
+def missing_answer(name: str) -> dict[str, Any]:
+    return {"answer": "missing", "name": name}
+
+
+def load_error_answer(
+    syntax: dict[str, Any] | None = None, error: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    return {"answer": "load_error", "syntax": syntax, "error": error}
+
+
+def too_large_answer(size: int) -> dict[str, Any]:
+    return {"answer": "too_large", "size": size}
+
+
 def encode_answer(answer: dict[str, Any]) -> bytes:
-    """A run process's answer (built by runner as plain JSON), framed for its lane."""
+    """A run process's answer, framed for its lane."""
     return RUN_ANSWER + json.dumps(answer, allow_nan=True).encode()
+
+
+# lane -> run process: one task at a time
+
+
+def task_message(job: Job) -> dict[str, Any]:
+    return {"task": job.task, "seed": job.seed}
+
+
+def parse_task(payload: bytes) -> tuple[dict[str, Any], int | None]:
+    """The task and its seed (from our own lane: trusted, but read the same way always)."""
+    data = json.loads(payload)
+    return data["task"], data["seed"]
 
 
 def parse_answer(text: str) -> Answer:

@@ -85,9 +85,9 @@ def load(source: str, filename: str) -> tuple[types.ModuleType | None, dict[str,
         return load_module(source, filename), None
     except SyntaxError as exc:
         syntax = {"line": exc.lineno, "message": exc.msg, "text": (exc.text or "").rstrip()}
-        return None, {"answer": "load_error", "syntax": syntax}
+        return None, protocol.load_error_answer(syntax=syntax)
     except BaseException as exc:  # anything at import time, SystemExit included
-        return None, {"answer": "load_error", "error": describe_exception(exc, filename)}
+        return None, protocol.load_error_answer(error=describe_exception(exc, filename))
 
 
 def answer(
@@ -110,7 +110,7 @@ def answer(
     try:
         result, forbidden_used = run_task(module, task)
     except Missing as exc:
-        return {"answer": "missing", "name": str(exc)}
+        return protocol.missing_answer(str(exc))
     except BaseException as exc:
-        return {"answer": "raised", "error": describe_exception(exc, filename)}
-    return {"answer": "value", "value": wire.to_data(result), "forbidden_used": forbidden_used}
+        return protocol.raised_answer(describe_exception(exc, filename))
+    return protocol.value_answer(wire.to_data(result), forbidden_used)

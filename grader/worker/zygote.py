@@ -86,13 +86,13 @@ def _serve_tasks(job: Job, walls: Walls, tasks: int, replies: int, output: int) 
             # a hang after this is in a task, not on import (where every check would hang)
             wire.write_all(replies, wire.frame(protocol.RUN_LOADED))
         while (payload := wire.read_frame(tasks)) is not None:
-            task = json.loads(payload)
-            answer = failed or runner.answer(module, task["task"], job.filename, task["seed"])
+            task, seed = protocol.parse_task(payload)
+            answer = failed or runner.answer(module, task, job.filename, seed)
             if os.getpid() != me:  # learner code forked and its copy returned here
                 break
             body = protocol.encode_answer(answer)
             if len(body) > wire.MAX_REPLY:
-                body = protocol.encode_answer({"answer": "too_large", "size": len(body)})
+                body = protocol.encode_answer(protocol.too_large_answer(len(body)))
             sys.stdout.flush()  # what the task printed is in the pipe before its answer
             wire.write_all(replies, wire.frame(body))
     finally:
@@ -277,7 +277,7 @@ class LaneLoop:
         start = time.monotonic()
         task = PendingTask(
             job.nonce,
-            wire.dumps({"task": job.task, "seed": job.seed}),
+            wire.dumps(protocol.task_message(job)),
             start + job.seconds,
             start + job.seconds * DEMOTE_AFTER,
         )
