@@ -37,8 +37,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from grader import notebooks  # noqa: E402
+from grader import catalog  # noqa: E402
 from grader.catalog import Kata  # noqa: E402
+from grader.classroom.course import build_course  # noqa: E402
 
 MIX = ("correct", "correct", "correct", "correct", "wrong", "wrong", "crash")
 VANILLA_CONFIG = """c = get_config()  # noqa: F821
@@ -74,7 +75,7 @@ def run(command: list[str], cwd: Path, check: bool = True, env: dict | None = No
 def make_course(course: Path, katas: list[Kata], kinds: list[str]) -> int:
     """A course with one student per entry of `kinds`, each submitting every kata that way
     (kinds rotate through the katas, so each student's notebooks differ)."""
-    notebooks.build_course(course, katas, "katas")
+    build_course(course, katas, "katas")
     ours = (course / "nbgrader_config.py").read_text()
     (course / "nbgrader_config.py").write_text(VANILLA_CONFIG)
     run([*NBGRADER, "generate_assignment", "katas"], course)
@@ -160,7 +161,7 @@ def main() -> None:
     parser.add_argument("--katas", default="ex01-ex05")
     parser.add_argument("--repeat", type=int, default=3, help="runs of the learner's grade")
     args = parser.parse_args()
-    katas = notebooks.select_katas(args.katas)
+    katas = catalog.select(args.katas)
     with tempfile.TemporaryDirectory(prefix="katas-bench-") as tmp_name:
         tmp = Path(tmp_name)
         cls, hang = tmp / "class", tmp / "hanging"

@@ -31,7 +31,7 @@ sys.path.insert(0, {root!r})
 import torch
 from grader.worker import isolation
 cgroups = tuple(json.loads(sys.argv[1]))
-walls = isolation.Walls(cgroups, 256 * 2**20, 64 * 2**20, namespaces=True)
+walls = isolation.Walls(cgroups, 256 * 2**20, 64 * 2**20, namespaces=True, keep_in_tmp={keep!r})
 pid_namespace = os.open("/proc/self/ns/pid", os.O_RDONLY)
 
 def plain():
@@ -65,9 +65,9 @@ def main() -> None:
         sys.exit(f"no sandbox here: {bubblewrap_problem()}")
     cgroups = Cgroups.create(RunBudget(), lanes=1)
     fds = cgroups.lanes[0].open_procs() if isinstance(cgroups, Cgroups) else []
-    visible, sites = allow_list()
-    code = TIMED.format(root=WORKER_ROOT, runs=args.runs)
-    command = ["bwrap", *_NAMESPACES, *visible, "--chdir", "/", sys.executable, "-c", code]
+    visible = allow_list()
+    code = TIMED.format(root=WORKER_ROOT, runs=args.runs, keep=visible.under_tmp)
+    command = ["bwrap", *_NAMESPACES, *visible.args, "--chdir", "/", sys.executable, "-c", code]
     try:
         done = subprocess.run(
             [*command, json.dumps(fds)], capture_output=True, text=True, pass_fds=fds, check=True

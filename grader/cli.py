@@ -1,56 +1,62 @@
-"""The `grade` command.
+"""The `grade` command: a learner's commands here, an instructor's in grader/classroom/.
 
-    grade ex05 [--file PATH] [--json] [--seed N]   grade one kata (also 5, ex5, manual_sgd)
-    grade                                          grade every kata: table, total, what is next
-    grade list                                     the katas and their status
-    grade hint ex05                                the next hint for a kata
-    grade watch [ex05]                             re-grade the current kata on every save
-    grade reset ex05 [--yes]                       restore the stub, keeping a backup
-    grade solution ex05 [--force]                  the reference, once the kata passes
-    grade nbgrader build COURSE_DIR [--katas ex01-ex05] [--assignment NAME]
-                                                   an nbgrader course of the katas
-    grade batch SUBMISSIONS_DIR [--out DIR] [--jobs N]
-                                                   a whole class, on all cores
-
-The worker is started before torch and pytest are imported here, so its own
-torch import overlaps ours: on two cores a grading run costs little more than
-one `import torch`.
+The worker is started before torch and pytest are imported here, so its own torch import
+overlaps ours: on two cores a grading run costs little more than one `import torch`.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from . import catalog, import_judge, progress
-from .catalog import Kata, UnknownKata
+from . import catalog, grading, progress, workspace
+from .catalog import Kata, NoStub, UnknownKata
 from .lanes import Lane
-from .reporters import console, overview, report, write_json
+from .reporters import console, overview, overview_document, report, write_json
 from .results import Result
 from .sandbox import Limits
+from .usage import EXIT_NOT_PASSED, EXIT_PASSED, EXIT_USAGE, UsageError
+from .workspace import Workspace
 
-EXIT_PASSED, EXIT_NOT_PASSED, EXIT_USAGE = 0, 1, 2
-COMMANDS = ("list", "hint", "watch", "reset", "solution")
-
-
-class UsageError(Exception):
-    """A mistake in how `grade` was called: one line on stderr, exit 2."""
+LEARNER_COMMANDS = ("init", "list", "hint", "watch", "reset", "solution")
+# an instructor's commands, each a module with main(argv) -> exit status
+CLASSROOM_COMMANDS = {
+    "batch": "grader.classroom.batch",
+    "nbgrader": "grader.classroom.course",
+}
+USAGE = """\
+  grade exNN [--file PATH] [--json]   grade one kata (also: grade 5, grade manual_sgd);
+                                      --file takes any .py file or .ipynb notebook
+  grade                               every kata: a table, your total, what is next
+  grade watch [exNN]                  re-grade the current kata on every save
+  grade list [--json]                 the katas, their concepts and your status
+  grade hint exNN [--all]             the next hint (--all: every hint shown so far)
+  grade reset exNN [--yes]            the pristine stub back, your file backed up first
+  grade solution exNN [--force]       the reference, once your file passes
+  grade init [DIR] [--force] [--git]  a workspace of your own: exercises/ with every stub
+for instructors:
+  grade batch DIR                     a whole class: scores.csv, per-student JSON, a report
+  grade nbgrader build DIR            an nbgrader course graded by this judge
+"""
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="grade",
         description="Grade PyTorch katas with hidden checks.",
-        epilog=f"Commands: {', '.join(COMMANDS)} (e.g. `grade hint ex05`).",
+        usage="grade [command | kata] [options]",
+        epilog=f"commands:\n{USAGE}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("target", nargs="?", help="a kata (ex05, 5, manual_sgd) or a command")
-    parser.add_argument("argument", nargs="?", help="the kata for hint, watch, reset, solution")
+    parser.add_argument("argument", nargs="?", help="the kata (or init's directory)")
     parser.add_argument("--file", type=Path, help="grade this file instead of exercises/exNN_*.py")
-    parser.add_argument("--json", action="store_true", help="print only the result document")
+    parser.add_argument("--json", action="store_true", help="print only a result document")
     parser.add_argument("--seed", type=int, help="replay a run's random inputs")
     parser.add_argument(
         "--time-limit",
@@ -59,8 +65,11 @@ def _parser() -> argparse.ArgumentParser:
         default=Limits.check_seconds,
         help="time limit per check (default %(default)s)",
     )
+    parser.add_argument("--workspace", type=Path, help="the workspace (default: found upwards)")
     parser.add_argument("--yes", action="store_true", help="reset without asking")
-    parser.add_argument("--force", action="store_true", help="show a solution before passing")
+    parser.add_argument("--force", action="store_true", help="solution before passing; init over")
+    parser.add_argument("--all", action="store_true", help="hint: every hint shown so far")
+    parser.add_argument("--git", action="store_true", help="init: make the workspace a git repo")
     return parser
 
 
@@ -78,17 +87,26 @@ def _stdout_to_stderr() -> Iterator[None]:
         os.close(saved)
 
 
-def grade_file(kata: Kata, path: Path, lane: Lane, seed: int | None = None) -> Result:
-    """Grade one file; a grade of the learner's own exercise file is remembered."""
-    result = import_judge().grade(kata, path, seed=seed, lane=lane)
-    if path == kata.exercise_path:
-        progress.record(kata, result)
-    return result
+def _workspace(args: argparse.Namespace) -> Workspace:
+    try:
+        found = workspace.find(explicit=args.workspace)
+    except workspace.NoWorkspace as exc:
+        raise UsageError(str(exc)) from None
+    note = found.made_by_another_version()
+    if note:
+        print(f"note: {note}", file=sys.stderr)
+    return found
 
 
-def _grade_one(kata: Kata, path: Path, args: argparse.Namespace, lane: Lane) -> int:
-    with _stdout_to_stderr() if args.json else contextlib.nullcontext():
-        result = grade_file(kata, path, lane, args.seed)
+def _grade_one(kata: Kata, path: Path, args: argparse.Namespace, place: Workspace | None) -> int:
+    lane = _start_lane(args, kata)
+    try:
+        with _stdout_to_stderr() if args.json else contextlib.nullcontext():
+            result = grading.grade_file(kata, path, lane, seed=args.seed, workspace=place)
+    except grading.UnreadableFile as exc:
+        raise UsageError(str(exc)) from None
+    finally:
+        lane.close()
     if args.json:
         write_json(result.to_gradescope())
     else:
@@ -96,15 +114,13 @@ def _grade_one(kata: Kata, path: Path, args: argparse.Namespace, lane: Lane) -> 
     return EXIT_PASSED if result.passed else EXIT_NOT_PASSED
 
 
-def _grade_kata(lane: Lane, item: tuple[Kata, int | None]) -> tuple[Kata, Result]:
+def _grade_kata(lane: Lane, item: tuple[Kata, Path, int | None]) -> tuple[Kata, Result]:
     """In a grading process: one kata of the learner's."""
-    from .judge import grade
-
-    kata, seed = item
-    return kata, grade(kata, kata.exercise_path, seed=seed, lane=lane)
+    kata, path, seed = item
+    return kata, grading.grade_file(kata, path, lane, seed=seed)
 
 
-def _grade_all(args: argparse.Namespace) -> int:
+def _grade_all(args: argparse.Namespace, place: Workspace) -> int:
     from rich.progress import Progress
 
     from . import parallel
@@ -119,20 +135,21 @@ def _grade_all(args: argparse.Namespace) -> int:
         plan = sorted(katas, key=lambda kata: (bool(kata.worker_imports), -kata.number))
         graded = parallel.imap_unordered(
             _grade_kata,
-            [(kata, args.seed) for kata in plan],
+            [(kata, place.exercise_path(kata), args.seed) for kata in plan],
             _limits(args),
             parallel.default_processes(),
             preload=catalog.worker_imports(katas),
         )
         for kata, result in graded:
-            progress.record(kata, result)
+            progress.record(place, kata, result)
             results[kata.id] = result
             bar.update(task, advance=1, description=f"graded {kata.id}")
     ordered = [results[kata.id] for kata in katas]
     if args.json:
         write_json([r.to_gradescope() for r in ordered])
     else:
-        console().print(overview(progress.overview_rows(), progress.first_unpassed()))
+        rows = progress.overview_rows(place)
+        console().print(overview(rows, progress.first_unpassed(place)))
     return EXIT_PASSED if all(r.passed for r in ordered) else EXIT_NOT_PASSED
 
 
@@ -157,11 +174,24 @@ def _start_lane(args: argparse.Namespace, kata: Kata | None) -> Lane:
     return lane
 
 
-def _reset(kata: Kata, args: argparse.Namespace) -> int:
+def _init(args: argparse.Namespace) -> int:
+    target = Path(args.argument or "torch-katas")
+    try:
+        made, backups = workspace.create(target, force=args.force, git=args.git)
+    except (workspace.WorkspaceExists, NoStub) as exc:
+        raise UsageError(str(exc)) from None
+    for saved in backups:
+        print(f"kept your earlier file as {saved}")
+    print(f"a workspace in {made.root}: {len(catalog.katas())} katas in {made.exercises}")
+    print(f"next: cd {target} && grade watch")
+    return EXIT_PASSED
+
+
+def _reset(kata: Kata, args: argparse.Namespace, place: Workspace) -> int:
+    path = place.exercise_path(kata)
     if not args.yes:
         print(
-            f"Replace {kata.exercise_path} with the original stub? "
-            "Your file is backed up first. [y/N] ",
+            f"Replace {path} with the original stub? Your file is backed up first. [y/N] ",
             end="",
             flush=True,
         )
@@ -170,21 +200,21 @@ def _reset(kata: Kata, args: argparse.Namespace) -> int:
             print("Nothing changed.")
             return EXIT_NOT_PASSED
     try:
-        backup = progress.reset(kata)
-    except progress.NoStub as exc:
+        backup = progress.reset(place, kata)
+    except NoStub as exc:
         raise UsageError(str(exc)) from None
     kept = f"; your file is kept in {backup}" if backup else ""
-    print(f"{kata.exercise_path.name} is the original stub again{kept}")
+    print(f"{path.name} is the original stub again{kept}")
     return EXIT_PASSED
 
 
-def _solution(kata: Kata, args: argparse.Namespace) -> int:
+def _solution(kata: Kata, args: argparse.Namespace, place: Workspace) -> int:
     if args.force:
         print(f"(--force: the reference for {kata.id}, before you passed it)", file=sys.stderr)
     else:
         lane = _start_lane(args, kata)
         try:
-            result = grade_file(kata, kata.exercise_path, lane)
+            result = grading.grade_file(kata, place.exercise_path(kata), lane, workspace=place)
         finally:
             lane.close()
         if not result.passed:
@@ -198,129 +228,55 @@ def _solution(kata: Kata, args: argparse.Namespace) -> int:
     return EXIT_PASSED
 
 
-def _nbgrader(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(
-        prog="grade nbgrader",
-        description="Build an nbgrader course whose autograding uses torch-katas' judge.",
-    )
-    parser.add_argument("action", choices=["build"])
-    parser.add_argument("course_dir", type=Path, help="the course directory (made if missing)")
-    parser.add_argument("--katas", help="e.g. ex01-ex05 or ex01,ex03 (default: all)")
-    parser.add_argument("--assignment", default="katas", help="default: %(default)s")
-    args = parser.parse_args(argv)
-    from . import notebooks
-
-    try:
-        katas = notebooks.select_katas(args.katas)
-        written = notebooks.build_course(args.course_dir, katas, args.assignment)
-    except (notebooks.BuildError, UnknownKata) as exc:
-        raise UsageError(str(exc)) from None
-    except ModuleNotFoundError as exc:
-        raise UsageError(f"{exc.name} is missing: pip install 'torch-katas[nbgrader]'") from None
-    config = args.course_dir / "nbgrader_config.py"
-    if "grader.autograde" not in config.read_text(encoding="utf-8"):
-        print(
-            f"warning: {config} was kept and does not call grader.autograde.configure(c): "
-            "autograding would run in the students' kernels",
-            file=sys.stderr,
-        )
-    print(f"{len(written)} notebooks in {written[0].parent}; config in {config}")
-    print(f"next, in {args.course_dir}: nbgrader generate_assignment {args.assignment}")
-    return EXIT_PASSED
-
-
-def _batch(argv: list[str]) -> int:
-    from . import batch, parallel
-
-    parser = argparse.ArgumentParser(
-        prog="grade batch",
-        description="Grade every student's katas: SUBMISSIONS_DIR/<student>/exNN_*.py, or "
-        "an nbgrader course (or its submitted/ folder) of <student>/<assignment>/*.ipynb.",
-    )
-    parser.add_argument("submissions", type=Path)
-    parser.add_argument("--out", type=Path, help="default: grades/ beside SUBMISSIONS_DIR")
-    parser.add_argument(
-        "--jobs",
-        type=int,
-        default=2 * parallel.default_processes(),
-        help="grading processes (default: two per core, so that one waiting out a hanging "
-        "submission leaves its core to the others)",
-    )
-    parser.add_argument("--seed", type=int, help="one seed for every submission")
-    parser.add_argument("--time-limit", type=float, default=Limits.check_seconds)
-    args = parser.parse_args(argv)
-    if not args.submissions.is_dir():
-        raise UsageError(f"{args.submissions} is not a directory")
-    if args.jobs < 1 or args.time_limit <= 0:
-        raise UsageError("--jobs and --time-limit must be positive")
-    out = args.out or args.submissions.resolve().parent / "grades"
-    work = batch.Batch(args.submissions, out)
-    if not work.jobs:
-        raise UsageError(f"no kata files (exNN_*.py or .ipynb) for any student in {work.root}")
-    todo = work.pending()
-    done_before = len(work.jobs) - len(todo)
-    if done_before:
-        print(f"resuming: {done_before} of {len(work.jobs)} already graded", file=sys.stderr)
-    from rich.progress import Progress
-
-    with Progress(console=console(sys.stderr), transient=True) as bar:
-        task = bar.add_task("grading", total=len(work.jobs), completed=done_before)
-        try:
-            work.run(
-                todo,
-                Limits(check_seconds=args.time_limit),
-                args.jobs,
-                seed=args.seed,
-                advance=lambda job: bar.update(task, advance=1, description=job.key),
-            )
-        except KeyboardInterrupt:
-            print("interrupted: run the same command again to resume", file=sys.stderr)
-            return 130
-    table, rows = work.write_reports()
-    print(f"{rows} grades in {table}; one JSON per student in {work.out}")
-    if work.course is not None:
-        print(f"{work.write_gradebook()} notebooks' scores written to {work.course}/gradebook.db")
-    return EXIT_PASSED
-
-
-def run(argv: list[str]) -> int:
-    if argv[:1] == ["nbgrader"]:
-        return _nbgrader(argv[1:])
-    if argv[:1] == ["batch"]:
-        return _batch(argv[1:])
-    args = _parser().parse_args(argv)
-    command = args.target if args.target in COMMANDS else None
-    if command is None and args.argument is not None:
-        raise UsageError(f"unexpected argument {args.argument!r}")
+def _learner_command(command: str, args: argparse.Namespace) -> int:
+    if command == "init":
+        return _init(args)
+    place = _workspace(args)
     if command == "list":
-        rows = progress.overview_rows()
-        console().print(overview(rows, progress.first_unpassed(), concepts=True))
+        rows = progress.overview_rows(place)
+        if args.json:
+            write_json(overview_document(rows, progress.first_unpassed(place)))
+        else:
+            console().print(overview(rows, progress.first_unpassed(place), concepts=True))
         return EXIT_PASSED
-    if command == "hint":
-        print(progress.next_hint(_kata(args.argument, command)))
-        return EXIT_PASSED
-    if command == "reset":
-        return _reset(_kata(args.argument, command), args)
-    if command == "solution":
-        return _solution(_kata(args.argument, command), args)
     if command == "watch":
         from .watch import watch
 
-        start = _kata(args.argument, command) if args.argument else progress.first_unpassed()
-        return watch(start, _start_lane(args, start))
+        start = _kata(args.argument, command) if args.argument else progress.first_unpassed(place)
+        return watch(start, _start_lane(args, start), place)
+    kata = _kata(args.argument, command)
+    if command == "hint":
+        print(progress.next_hint(place, kata))
+        return EXIT_PASSED
+    if command == "reset":
+        return _reset(kata, args, place)
+    return _solution(kata, args, place)
+
+
+def run(argv: list[str]) -> int:
+    if argv[:1] and argv[0] in CLASSROOM_COMMANDS:
+        return importlib.import_module(CLASSROOM_COMMANDS[argv[0]]).main(argv[1:])
+    args = _parser().parse_args(argv)
+    command = args.target if args.target in LEARNER_COMMANDS else None
+    if command is not None:
+        return _learner_command(command, args)
+    if args.argument is not None:
+        raise UsageError(f"unexpected argument {args.argument!r}")
     kata = _kata(args.target, "") if args.target else None
     if args.file is not None:
         if kata is None:
             raise UsageError("--file needs an exercise: `grade ex05 --file PATH`")
         if not args.file.is_file():
             raise UsageError(f"cannot read {args.file}: no such file")
+        try:
+            place = workspace.find(explicit=args.workspace)
+        except workspace.NoWorkspace:
+            place = None  # any file anywhere: graded, nothing remembered
+        return _grade_one(kata, args.file, args, place)
+    place = _workspace(args)
     if kata is None:
-        return _grade_all(args)
-    lane = _start_lane(args, kata)
-    try:
-        return _grade_one(kata, args.file or kata.exercise_path, args, lane)
-    finally:
-        lane.close()
+        return _grade_all(args, place)
+    return _grade_one(kata, place.exercise_path(kata), args, place)
 
 
 def main(argv: list[str] | None = None) -> int:

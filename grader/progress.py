@@ -1,4 +1,4 @@
-"""The learner's progress, hint levels and backups, kept in .grade/ outside exercises/.
+"""The learner's progress, hint levels and backups, kept in the workspace's .grade/.
 
 The state file only caches what grading found, with a fingerprint of the file
 that was graded: a kata whose file changed since is "in progress" again, and a
@@ -10,38 +10,34 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 from . import catalog
 from .catalog import Kata
 from .results import Result, fingerprint
-
-STATE_DIR = Path(os.environ.get("KATAS_STATE_DIR", catalog.PROJECT_ROOT / ".grade"))
-STATE_FILE = STATE_DIR / "state.json"
-BACKUP_DIR = STATE_DIR / "backups"
+from .workspace import Workspace, backup
 
 
-class NoStub(RuntimeError):
-    """The original stub cannot be found (no git history of exercises/)."""
+def _state_file(workspace: Workspace) -> Path:
+    return workspace.state_dir / "state.json"
 
 
-def _load() -> dict[str, Any]:
+def _load(workspace: Workspace) -> dict[str, Any]:
     try:
-        state = json.loads(STATE_FILE.read_text())
+        state = json.loads(_state_file(workspace).read_text())
     except (OSError, ValueError):
         return {}
     return state if isinstance(state, dict) else {}
 
 
-def _save(state: dict[str, Any]) -> None:
-    STATE_DIR.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=STATE_DIR, delete=False) as f:
+def _save(workspace: Workspace, state: dict[str, Any]) -> None:
+    folder = workspace.state_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=folder, delete=False) as f:
         json.dump(state, f, indent=1)
-    os.replace(f.name, STATE_FILE)
+    os.replace(f.name, _state_file(workspace))
 
 
 def _section(state: dict[str, Any], name: str) -> dict[str, Any]:
@@ -51,50 +47,56 @@ def _section(state: dict[str, Any], name: str) -> dict[str, Any]:
     return section
 
 
-def _current_text(kata: Kata) -> str | None:
+def _current_text(workspace: Workspace, kata: Kata) -> str | None:
     try:
-        return kata.exercise_path.read_text(encoding="utf-8")
+        return workspace.exercise_path(kata).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         return None
 
 
-def record(kata: Kata, result: Result) -> None:
+def record(workspace: Workspace, kata: Kata, result: Result) -> None:
     """Remember a grade of the learner's own file."""
-    state = _load()
+    state = _load(workspace)
     _section(state, "katas")[kata.id] = {
         "score": result.score,
         "max_score": result.max_score,
         "fingerprint": result.fingerprint,
     }
-    _save(state)
+    _save(workspace, state)
 
 
-def status(kata: Kata, state: dict[str, Any] | None = None) -> tuple[str, float]:
-    """("passed" | "in progress" | "not started", last score) for the learner's current file."""
-    entry = _section(_load() if state is None else state, "katas").get(kata.id)
-    text = _current_text(kata)
-    if not isinstance(entry, dict) or text is None:
+def status(
+    workspace: Workspace, kata: Kata, state: dict[str, Any] | None = None
+) -> tuple[str, float | None]:
+    """("passed" | "in progress" | "not started", score) for the learner's file as it is now:
+    a score only for the text that was graded (None: changed since, not graded yet)."""
+    entry = _section(_load(workspace) if state is None else state, "katas").get(kata.id)
+    text = _current_text(workspace, kata)
+    if text is None or catalog.digest(text) == kata.stub_sha256:
         return "not started", 0.0
+    if not isinstance(entry, dict) or entry.get("fingerprint") != fingerprint(text):
+        return "in progress", None  # edited since it was graded, or never graded
     score = entry.get("score")
     score = float(score) if isinstance(score, (int, float)) else 0.0
-    if entry.get("fingerprint") != fingerprint(text):
-        return "in progress", score  # edited since it was graded
-    if score >= kata.points:
-        return "passed", score
-    return ("in progress" if score > 0 else "not started"), score
+    return ("passed" if score >= kata.points else "in progress"), score
 
 
-def overview_rows() -> list[tuple[Kata, str, float, float]]:
-    state = _load()
-    return [(k, *status(k, state), k.points) for k in catalog.katas()]
+def overview_rows(workspace: Workspace) -> list[tuple[Kata, str, float | None, float]]:
+    state = _load(workspace)
+    return [(k, *status(workspace, k, state), k.points) for k in catalog.katas()]
 
 
-def first_unpassed() -> Kata | None:
-    return next((k for k, s, _, _ in overview_rows() if s != "passed"), None)
+def first_unpassed(workspace: Workspace, after: Kata | None = None) -> Kata | None:
+    """The first kata not passed (after `after`, wrapping round, when it is given)."""
+    rows = overview_rows(workspace)
+    if after is not None:
+        at = next(i for i, row in enumerate(rows) if row[0] == after)
+        rows = rows[at + 1 :] + rows[:at]
+    return next((k for k, s, _, _ in rows if s != "passed"), None)
 
 
-def next_hint(kata: Kata) -> str:
-    state = _load()
+def next_hint(workspace: Workspace, kata: Kata) -> str:
+    state = _load(workspace)
     levels = _section(state, "hints")
     shown = levels.get(kata.id, 0)
     shown = shown if isinstance(shown, int) and shown >= 0 else 0
@@ -104,35 +106,14 @@ def next_hint(kata: Kata) -> str:
             f"and the messages of `grade {kata.id}`."
         )
     levels[kata.id] = shown + 1
-    _save(state)
+    _save(workspace, state)
     return f"Hint {shown + 1}/{len(kata.hints)} for {kata.id}: {kata.hints[shown]}"
 
 
-def original_stub(kata: Kata) -> str:
-    """The stub as the repository's last commit has it."""
-    relative = kata.exercise_path.relative_to(catalog.PROJECT_ROOT).as_posix()
-    try:
-        shown = subprocess.run(
-            ["git", "-C", str(catalog.PROJECT_ROOT), "show", f"HEAD:{relative}"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-    except OSError as exc:
-        raise NoStub(f"cannot find the original {relative}: git is not available") from exc
-    if shown.returncode != 0:
-        raise NoStub(f"cannot find the original {relative} in this repository's git history")
-    return shown.stdout
-
-
-def reset(kata: Kata) -> Path | None:
-    """Put the original stub back; returns the backup of the learner's file (None if absent)."""
-    stub = original_stub(kata)
-    backup = None
-    if kata.exercise_path.exists():
-        BACKUP_DIR.mkdir(parents=True, exist_ok=True)
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        backup = BACKUP_DIR / f"{kata.name}.{stamp}.{time.time_ns() % 10**6:06d}.py"
-        backup.write_bytes(kata.exercise_path.read_bytes())
-    kata.exercise_path.write_text(stub, encoding="utf-8")
-    return backup
+def reset(workspace: Workspace, kata: Kata) -> Path | None:
+    """Put the pristine stub back; returns the backup of the learner's file (None if absent)."""
+    stub = kata.stub_text()  # first: a missing stub changes nothing
+    path = workspace.exercise_path(kata)
+    saved = backup(workspace, path) if path.exists() else None
+    path.write_text(stub, encoding="utf-8")
+    return saved

@@ -35,8 +35,9 @@ def console(stream: TextIO | None = None) -> Console:
     )
 
 
-def report(result: Result, kata: Kata) -> Group:
-    """The report a learner reads after `grade exNN`: every check, what went wrong, the total."""
+def report(result: Result, kata: Kata, keys: str = "") -> Group:
+    """The report a learner reads after `grade exNN`: every check, what went wrong, the total.
+    `keys`: the keys that work here (watch), named in place of the commands."""
     lines = [
         Text.assemble(
             (f"{kata.id} ", "bold"),
@@ -46,6 +47,8 @@ def report(result: Result, kata: Kata) -> Group:
     ]
     if result.problem:
         lines.append(Text(f"  {result.problem}", style="red"))
+    if result.note:
+        lines.append(Text(f"  ({result.note})", style="dim"))
     width = max(len(c.name) for c in result.checks)
     for check in result.checks:
         mark = ("✓", "green") if check.passed else ("✗", "red")
@@ -58,32 +61,35 @@ def report(result: Result, kata: Kata) -> Group:
     if result.passed:
         lines.append(Text(f"  All checks pass: {total} points.", style="bold green"))
     else:
+        stuck = "press h for a hint" if keys else f"`grade hint {kata.id}` gives a hint"
         lines.append(
             Text.assemble(
                 "  Score ",
                 (total, "bold"),
-                f". Stuck? `grade hint {kata.id}` gives a hint; replay these inputs with "
-                f"`--seed {result.seed}`.",
+                f". Stuck? {stuck}; replay these inputs with `--seed {result.seed}`.",
             )
         )
     return Group(*lines)
 
 
 def overview(
-    rows: list[tuple[Kata, str, float, float]], next_kata: Kata | None, concepts: bool = False
+    rows: list[tuple[Kata, str, float | None, float]],
+    next_kata: Kata | None,
+    concepts: bool = False,
 ) -> Group:
-    """The table of `grade` and `grade list`: (kata, status, score, max_score) per row."""
+    """The table of `grade` and `grade list`: (kata, status, score, max_score) per row; a score
+    is None for a file changed since it was graded."""
     table = Table(box=None, pad_edge=False, show_header=True, header_style="bold")
     columns = ("kata", "title", "status", "points") + (("concepts",) if concepts else ())
     for column in columns:
         table.add_column(column, justify="right" if column == "points" else "left")
     for kata, status, score, max_score in rows:
-        points = f"{score:g}/{max_score:g}" if status != "not started" else f"-/{max_score:g}"
+        points = f"{score:g}/{max_score:g}" if score is not None else f"-/{max_score:g}"
         cells = [kata.id, kata.title, Text(status, style=STATUS_STYLE[status]), points]
         if concepts:
             cells.append(Text(", ".join(kata.concepts), style="dim"))
         table.add_row(*cells)
-    score = sum(r[2] for r in rows)
+    score = sum(r[2] or 0.0 for r in rows)
     total = sum(r[3] for r in rows)
     done = sum(r[1] == "passed" for r in rows)
     footer = Text(f"\n{done}/{len(rows)} katas passed, {score:g}/{total:g} points. ")
@@ -92,6 +98,29 @@ def overview(
         style="bold",
     )
     return Group(table, footer)
+
+
+def overview_document(
+    rows: list[tuple[Kata, str, float | None, float]], next_kata: Kata | None
+) -> dict:
+    """`grade list --json`: the katas and the learner's status, for tools."""
+    return {
+        "katas": [
+            {
+                "id": kata.id,
+                "name": kata.name,
+                "title": kata.title,
+                "concepts": list(kata.concepts),
+                "status": status,
+                "score": score,
+                "max_score": max_score,
+            }
+            for kata, status, score, max_score in rows
+        ],
+        "score": sum(r[2] or 0.0 for r in rows),
+        "max_score": sum(r[3] for r in rows),
+        "next": next_kata.id if next_kata else None,
+    }
 
 
 def write_json(document: object, stream: TextIO | None = None) -> None:

@@ -36,6 +36,7 @@ class Result:
     execution_time: float = 0.0
     problem: str = ""  # why the file could not be graded at all, if so
     fingerprint: str = ""  # of the text that was graded
+    note: str = ""  # how the code was taken from the file, when it says something
 
     @property
     def score(self) -> float:
@@ -55,7 +56,7 @@ class Result:
             f"{self.kata}: {self.score:g}/{self.max_score:g} points, "
             f"{done}/{len(self.checks)} checks passed (seed {self.seed})"
         )
-        return f"{line}\n{self.problem}" if self.problem else line
+        return "\n".join(part for part in (line, self.problem, self.note) if part)
 
     def to_gradescope(self) -> dict[str, Any]:
         return {

@@ -140,15 +140,27 @@ def _bind(path: Path | str) -> list[str]:
     return ["--ro-bind", str(path), str(path)]
 
 
+@dataclass(frozen=True)
+class AllowList:
+    """What the worker may see: bwrap's arguments for it, the site directories it imports
+    from, and the paths it shows under /tmp (a run's private /tmp shows them again)."""
+
+    args: tuple[str, ...]
+    sites: tuple[str, ...]
+    under_tmp: tuple[str, ...]
+
+
 @cache
-def allow_list() -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """bwrap's arguments for what the worker may see, and the site directories it imports from.
+def allow_list() -> AllowList:
+    """What the worker may see, read-only.
 
     Site directories under a directory shown whole (the standard library's site-packages, the
     system's dist-packages) are masked by an empty read-only tmpfs first, and only the needed
     packages are shown in them.
     """
-    args: list[str] = []
+    # the worker's own /tmp first (torch's import asks for one; each run mounts a private one
+    # on it): whatever the list shows from under /tmp (a venv there) goes on top
+    args: list[str] = ["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
     shown: list[Path] = []
     for name in ("usr/lib", "usr/lib64", "usr/lib32", "usr/libx32"):
         path = Path("/", name)
@@ -197,11 +209,21 @@ def allow_list() -> tuple[tuple[str, ...], tuple[str, ...]]:
     worker = f"{WORKER_ROOT}/grader"
     args += ["--ro-bind", str(PACKAGE_DIR / "__init__.py"), f"{worker}/__init__.py"]
     args += ["--ro-bind", str(PACKAGE_DIR / "worker"), f"{worker}/worker"]
-    # the worker's own /tmp (torch's import asks for one); each run mounts a private one on it
-    args += ["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
     for path in ("/", "/dev", *map(str, masked)):  # nothing a run could write for the next
         args += ["--remount-ro", path]
-    return tuple(args), tuple(sorted({str(dist.site) for dist in needed}))
+    shown_in_tmp = sorted(
+        {
+            args[i + 2]
+            for i, arg in enumerate(args)
+            if arg == "--ro-bind" and _under_tmp(args[i + 2])
+        }
+    )
+    sites = tuple(sorted({str(dist.site) for dist in needed}))
+    return AllowList(tuple(args), sites, tuple(shown_in_tmp))
+
+
+def _under_tmp(path: str) -> bool:
+    return Path(path).is_relative_to("/tmp")
 
 
 def _die_with_parent() -> None:
@@ -267,6 +289,7 @@ class WorkerProcess:
             "tmp_bytes": limits.budget.tmp_bytes,
             "shm_bytes": limits.budget.shm_bytes,
             "isolate": self.sandboxed,
+            "keep_in_tmp": [],
         }
         env = {
             "PATH": "/usr/bin:/bin",
@@ -278,9 +301,10 @@ class WorkerProcess:
             "KATAS_WORKER": json.dumps(config),  # read once, then gone from the environment
         }
         if self.sandboxed:
-            visible, sites = allow_list()
-            command = ["bwrap", *_NAMESPACES, *visible, "--chdir", "/"]
-            boot = BOOTSTRAP.format(root=WORKER_ROOT, sites=list(sites))
+            visible = allow_list()
+            config["keep_in_tmp"] = list(visible.under_tmp)
+            command = ["bwrap", *_NAMESPACES, *visible.args, "--chdir", "/"]
+            boot = BOOTSTRAP.format(root=WORKER_ROOT, sites=list(visible.sites))
             cwd = None
         else:
             self._scratch = tempfile.TemporaryDirectory(prefix="katas-worker-")

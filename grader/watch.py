@@ -3,7 +3,8 @@
 The worker stays warm between runs, so a re-grade costs a fraction of a second.
 File events come from watchfiles (which polls by itself where a file system has
 no events, as on WSL mounts); without watchfiles the file is polled here. Keys:
-q quits, h shows the next hint, l lists the katas, n moves on once a kata passes.
+q quits, h shows the next hint, l lists the katas, n moves on to the next kata not passed
+yet, once this one passes.
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ import tty
 from collections.abc import Iterator
 from pathlib import Path
 
-from . import catalog, progress
+from . import progress
 from .catalog import Kata
-from .cli import grade_file
+from .grading import grade_file
 from .lanes import Lane
 from .reporters import console, overview, report
 from .results import fingerprint
+from .workspace import Workspace
 
 POLL_SECONDS = 0.2
 SETTLE_SECONDS = 0.05  # editors save in several writes: let them finish
@@ -88,12 +90,10 @@ def _keys() -> Iterator[callable]:
             termios.tcsetattr(fd, termios.TCSADRAIN, saved)
 
 
-def _next_kata(kata: Kata) -> Kata | None:
-    katas = catalog.katas()
-    return katas[katas.index(kata) + 1] if kata is not katas[-1] else None
+KEYS = "q quit · h hint · l list · n next kata (once it passes)"
 
 
-def watch(kata: Kata | None, lane: Lane) -> int:
+def watch(kata: Kata | None, lane: Lane, place: Workspace) -> int:
     out = console()
     if kata is None:
         out.print("Every kata passes! Nothing to watch.")
@@ -101,24 +101,25 @@ def watch(kata: Kata | None, lane: Lane) -> int:
         return 0
     passed = False
     last_graded = None
-    files = FileWatch(kata.exercise_path)
+    path = place.exercise_path(kata)
+    files = FileWatch(path)
 
     def regrade() -> None:
         nonlocal passed, last_graded
-        last_graded = fingerprint(_read(kata.exercise_path))
+        last_graded = fingerprint(_read(path))
         out.clear()
-        out.print(f"[dim]watching {kata.exercise_path} (q quit, h hint, l list)[/dim]")
-        result = grade_file(kata, kata.exercise_path, lane)
+        out.print(f"[dim]watching {path} ({KEYS})[/dim]")
+        result = grade_file(kata, path, lane, workspace=place)
         passed = result.passed
-        out.print(report(result, kata))
+        out.print(report(result, kata, keys=KEYS))
         if passed:
-            following = _next_kata(kata)
+            following = progress.first_unpassed(place, after=kata)
             out.print(
                 f"[bold green]{kata.id} passes![/bold green] "
                 + (
                     f"Press n for {following.id} ({following.title})."
                     if following
-                    else "That was the last kata."
+                    else "Every kata passes!"
                 )
             )
 
@@ -130,17 +131,20 @@ def watch(kata: Kata | None, lane: Lane) -> int:
                 if key == "q":
                     return 0
                 if key == "h":
-                    out.print(progress.next_hint(kata))
+                    out.print(progress.next_hint(place, kata))
                 elif key == "l":
-                    out.print(overview(progress.overview_rows(), progress.first_unpassed()))
-                elif key == "n" and passed and _next_kata(kata):
+                    out.print(
+                        overview(progress.overview_rows(place), progress.first_unpassed(place))
+                    )
+                elif key == "n" and passed and progress.first_unpassed(place, after=kata):
                     files.close()
-                    kata = _next_kata(kata)
-                    files = FileWatch(kata.exercise_path)
+                    kata = progress.first_unpassed(place, after=kata)
+                    path = place.exercise_path(kata)
+                    files = FileWatch(path)
                     regrade()
-                elif files.maybe_changed() or fingerprint(_read(kata.exercise_path)) != last_graded:
+                elif files.maybe_changed() or fingerprint(_read(path)) != last_graded:
                     threading.Event().wait(SETTLE_SECONDS)
-                    if fingerprint(_read(kata.exercise_path)) != last_graded:
+                    if fingerprint(_read(path)) != last_graded:
                         regrade()
     finally:
         files.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -76,3 +77,31 @@ def grade_source(tmp_path: Path):
         return Graded(json.loads(done.stdout))
 
     return grade
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A copy of the project with its own git history, as a learner's clone would be."""
+    copy = tmp_path / "katas"
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
+    for part in ("exercises", "solutions", "grader"):
+        shutil.copytree(ROOT / part, copy / part, ignore=ignore)
+    git = ["git", "-C", str(copy), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git[:3], "init", "-q"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "katas"], check=True)
+    assert grade(copy, "list").returncode == 0  # as set-up does: the pristine stubs are kept
+    return copy
+
+
+def grade(repo: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    """`python -m grader` run from the copy, so the copy's files are the ones in use."""
+    return subprocess.run(
+        [sys.executable, "-m", "grader", *args],
+        cwd=repo,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env={**os.environ, "PYTHONPATH": str(repo), "NO_COLOR": "1"},
+    )

@@ -17,7 +17,7 @@ def test_katas_in_learning_order_each_listed_once():
 
 @pytest.mark.parametrize("kata", KATAS, ids=lambda k: k.id)
 def test_every_kata_has_its_files_hints_and_concepts(kata):
-    for path in (kata.exercise_path, kata.solution_path, kata.checks_path):
+    for path in (kata.stub_path, kata.solution_path, kata.checks_path):
         assert path.is_file(), path
     assert len(kata.hints) >= 2
     assert kata.concepts and kata.title and kata.points > 0

@@ -39,7 +39,7 @@ GIB = 2**30
 
 HONEST = {
     "ada": KATA.solution_path.read_text(),
-    "bo": KATA.exercise_path.read_text(),
+    "bo": KATA.stub_text(),
     "cy": with_override("ex02", next(iter(WRONG.values()))),
     # a module the worker has not imported yet: looked up on sys.path when dee's file loads
     "dee": "import statistics\n" + KATA.solution_path.read_text(),
@@ -264,13 +264,13 @@ def _write_class(root: Path, attack: str | None) -> dict[str, str]:
         path.write_text(_honest_file(student, code, secrets[student]))
     if attack is not None:
         (root / ATTACKER).mkdir()
-        hostile = PRELUDE + KATA.exercise_path.read_text() + ATTACKS[attack]
+        hostile = PRELUDE + KATA.stub_text() + ATTACKS[attack]
         if attack != "finds_a_reference_on_disk":  # that one must score as the stub does
             hostile += SLOW
         (root / ATTACKER / f"{KATA.name}.py").write_text(hostile)
-        (root / ATTACKER / f"{SECOND.name}.py").write_text(SECOND.exercise_path.read_text())
+        (root / ATTACKER / f"{SECOND.name}.py").write_text(SECOND.stub_text())
         if attack == "reads_other_runs":
-            shown = SECOND.exercise_path.read_text() + SHOW_LOOT
+            shown = SECOND.stub_text() + SHOW_LOOT
             (root / ATTACKER / f"{SECOND.name}.py").write_text(shown)
     return secrets
 
@@ -409,7 +409,7 @@ def _course(root: Path, with_attacker: bool) -> dict[str, float]:
     nbgrader(root, "generate_assignment", "katas")
     work = {s: _honest_file(s, code, _secret(s)) for s, code in HONEST.items()}
     if with_attacker:
-        work[ATTACKER] = PRELUDE + KATA.exercise_path.read_text() + EVERY_ATTACK + SLOW
+        work[ATTACKER] = PRELUDE + KATA.stub_text() + EVERY_ATTACK + SLOW
     for student, code in work.items():
         nbgrader(root, "db", "student", "add", student)
         submit(root, KATA, student, code)

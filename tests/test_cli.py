@@ -35,7 +35,7 @@ def test_json_is_one_gradescope_document_and_exit_0_on_full_marks():
 
 def test_not_full_marks_exits_1_and_reports_in_the_terminal(tmp_path):
     stub = tmp_path / "mine.py"
-    stub.write_text(KATA.exercise_path.read_text())
+    stub.write_text(KATA.stub_text())
     done = run_grade("ex02", "--file", str(stub))
     assert done.returncode == 1
     assert "✗" in done.stdout and "0/10" in done.stdout
@@ -56,7 +56,7 @@ def test_usage_errors_exit_2_with_one_line_on_stderr(args):
 
 def test_same_seed_gives_the_same_result(tmp_path):
     stub = tmp_path / "mine.py"
-    stub.write_text(KATA.exercise_path.read_text())
+    stub.write_text(KATA.stub_text())
     docs = [
         json.loads(run_grade("ex02", "--file", str(stub), "--json", "--seed", "7").stdout)
         for _ in range(2)

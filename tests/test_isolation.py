@@ -208,7 +208,7 @@ def test_the_file_system_is_an_allow_list(lanes):
                                   "libx32", "proc", "root", "sys", "tmp", "usr", "work", "home",
                                   "opt"}  # fmt: skip
     kata = catalog.find("ex02")
-    for secret in (kata.solution_path, kata.checks_path, kata.exercise_path):
+    for secret in (kata.solution_path, kata.checks_path, kata.stub_path):
         assert call(first, "listing", str(secret.parent), run="k") == "FileNotFoundError", secret
     home = Path.home()
     runtime = [Path(p) for p in (sys.base_prefix, sys.prefix) if Path(p).is_relative_to(home)]

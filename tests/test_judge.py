@@ -26,7 +26,7 @@ def test_one_session_grades_each_submission_as_if_alone():
         Submission(PRINTS + with_override("ex03", WRONG["ex03/missing-minus"]), "a.py"),
         Submission(reference, "b.py"),
         Submission("import os\n\nos._exit(3)\n", "c.py"),
-        Submission(kata.exercise_path.read_text(), "d.py"),
+        Submission(kata.stub_text(), "d.py"),
         Submission("", "e.py", problem="e.py is not UTF-8 text"),
         Submission(reference, "f.py"),
     ]

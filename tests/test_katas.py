@@ -33,7 +33,7 @@ def test_reference_gets_full_marks(kata, grade_source):
 
 @pytest.mark.parametrize("kata", KATAS, ids=lambda k: k.id)
 def test_untouched_stub_scores_zero(kata, grade_source):
-    result = grade_source(kata.id, kata.exercise_path.read_text())
+    result = grade_source(kata.id, kata.stub_text())
     assert result["max_score"] == kata.points
     assert result["score"] == 0, result.report()
 

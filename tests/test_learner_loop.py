@@ -5,52 +5,23 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pexpect
-import pytest
 
 from grader import catalog
 
-from .conftest import ROOT
+from .conftest import grade
 
 KATA = catalog.find("ex02")
 NEXT = catalog.find("ex03")
 
 
-@pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    """A copy of the project with its own git history, as a learner's clone would be."""
-    copy = tmp_path / "katas"
-    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
-    for part in ("exercises", "solutions", "grader"):
-        shutil.copytree(ROOT / part, copy / part, ignore=ignore)
-    git = ["git", "-C", str(copy), "-c", "user.name=t", "-c", "user.email=t@t"]
-    subprocess.run([*git[:3], "init", "-q"], check=True)
-    subprocess.run([*git, "add", "-A"], check=True)
-    subprocess.run([*git, "commit", "-qm", "katas"], check=True)
-    return copy
-
-
-def grade(repo: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    """`python -m grader` run from the copy, so the copy's files are the ones in use."""
-    return subprocess.run(
-        [sys.executable, "-m", "grader", *args],
-        cwd=repo,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        env={**os.environ, "PYTHONPATH": str(repo), "NO_COLOR": "1"},
-    )
-
-
 def exercise(repo: Path, kata: catalog.Kata = KATA) -> Path:
-    return repo / "exercises" / kata.exercise_path.name
+    return repo / "exercises" / kata.filename
 
 
 def reference(kata: catalog.Kata = KATA) -> str:
@@ -64,9 +35,17 @@ def test_reset_restores_the_stub_and_keeps_a_backup(repo):
     assert exercise(repo).read_text() == mine  # declined: nothing changed
     done = grade(repo, "reset", "ex02", "--yes")
     assert done.returncode == 0, done.stderr
-    assert exercise(repo).read_text() == KATA.exercise_path.read_text()
+    assert exercise(repo).read_text() == KATA.stub_text()
     backups = list((repo / ".grade" / "backups").glob("ex02_fix_broadcasting.*.py"))
     assert [b.read_text() for b in backups] == [mine]
+
+
+def test_reset_never_restores_a_committed_solution(repo):
+    exercise(repo).write_text(reference())
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "commit", "-qam", "progress"], check=True)  # the solution, committed
+    assert grade(repo, "reset", "ex02", "--yes").returncode == 0
+    assert exercise(repo).read_text() == KATA.stub_text(), "the stub, not the last commit"
 
 
 def test_solution_is_shown_only_once_the_kata_passes(repo):
@@ -90,9 +69,10 @@ def test_progress_comes_from_grading_and_survives_a_lost_or_forged_state_file(re
     assert grade(repo, "ex02").returncode == 0
     assert "passed" in status_row(grade(repo, "list").stdout, "ex02")
     state_file.unlink()
-    assert "not started" in status_row(grade(repo, "list").stdout, "ex02")
+    row = status_row(grade(repo, "list").stdout, "ex02")
+    assert "in progress" in row and "-/10" in row, "an edited file, not graded since"
     assert grade(repo, "ex02").returncode == 0  # graded again, status again
-    exercise(repo).write_text(KATA.exercise_path.read_text())
+    exercise(repo).write_text(KATA.stub_text())
     state = json.loads(state_file.read_text())
     state["katas"]["ex02"].update(score=10.0, max_score=10.0)  # forged: claims a pass
     state_file.write_text(json.dumps(state))
@@ -130,7 +110,7 @@ def test_watch_regrades_on_save_survives_a_syntax_error_and_moves_on(repo):
         child.send("h")
         child.expect("Hint 1/")
         child.send("n")
-        child.expect(f"watching .*{NEXT.exercise_path.name}")
+        child.expect(f"watching .*{NEXT.filename}")
         child.expect("Score")
         child.send("q")
         child.expect(pexpect.EOF)

@@ -160,7 +160,7 @@ def test_source_validates_and_release_fails_every_check(course: Path) -> None:
 def test_release_shows_the_stub_and_no_hidden_tests(course: Path) -> None:
     text = (course / "release" / "katas" / f"{KATA.name}.ipynb").read_text()
     release = json.loads(text)
-    _, stub_code = notebooks.docstring_and_code(KATA.exercise_path.read_text())
+    _, stub_code = notebooks.docstring_and_code(KATA.stub_text())
     assert notebooks.solution_code(release).strip() == stub_code.strip(), "release != stub"
     for leak in ("BEGIN HIDDEN TESTS", "run_check", "BEGIN SOLUTION", "def _reduce"):
         assert leak not in text, f"the release shows {leak!r}"

@@ -10,6 +10,7 @@ import pytest
 
 from grader import catalog, notebooks
 from grader.catalog import Kata
+from grader.classroom import course
 
 KATAS = catalog.katas()
 
@@ -32,9 +33,9 @@ def sanity_outcomes() -> dict[str, str]:
     """Each kata's solution cell code, then its sanity cell, as a fresh kernel runs them:
     for the reference and for the stub, all in one process (one torch import)."""
     programs = {
-        f"{kata.id}/{label}": f"{path.read_text()}\n\n{notebooks.sanity_cell_source(kata)}"
+        f"{kata.id}/{label}": f"{path.read_text()}\n\n{course.sanity_cell_source(kata)}"
         for kata in KATAS
-        for label, path in (("reference", kata.solution_path), ("stub", kata.exercise_path))
+        for label, path in (("reference", kata.solution_path), ("stub", kata.stub_path))
     }
     done = subprocess.run(
         [sys.executable, "-c", SANITY_DRIVER],
@@ -59,7 +60,7 @@ def test_sanity_test_passes_the_reference_and_fails_the_stub(
 
 @pytest.mark.parametrize("kata", KATAS, ids=lambda k: k.id)
 def test_notebook_has_a_cell_per_check_with_its_points(kata: Kata) -> None:
-    nb = notebooks.kata_notebook(kata)
+    nb = course.kata_notebook(kata)
     meta = [cell["metadata"]["nbgrader"] for cell in nb["cells"]]
     ids = [m["grade_id"] for m in meta]
     assert len(ids) == len(set(ids)), f"grade_ids repeat: {ids}"
@@ -73,8 +74,8 @@ def test_notebook_has_a_cell_per_check_with_its_points(kata: Kata) -> None:
 @pytest.mark.parametrize("kata", KATAS, ids=lambda k: k.id)
 def test_source_solution_cell_is_the_stub_then_the_reference(kata: Kata) -> None:
     """Stub first, then the reference: the reference's definitions are the ones left."""
-    code = notebooks.solution_cell_source(kata)
-    _, stub = notebooks.docstring_and_code(kata.exercise_path.read_text())
+    code = course.solution_cell_source(kata)
+    _, stub = notebooks.docstring_and_code(kata.stub_text())
     _, reference = notebooks.docstring_and_code(kata.solution_path.read_text())
     before, region = code.split("### BEGIN SOLUTION\n")
     assert before.strip() == stub.strip(), "the cell does not start with the stub"
@@ -92,9 +93,9 @@ def test_source_solution_cell_is_the_stub_then_the_reference(kata: Kata) -> None
     ],
 )
 def test_select_katas(spec: str | None, ids: list[str]) -> None:
-    assert [k.id for k in notebooks.select_katas(spec)] == ids
+    assert [k.id for k in catalog.select(spec)] == ids
 
 
 def test_select_katas_rejects_a_backwards_range() -> None:
-    with pytest.raises(notebooks.BuildError, match="lower kata first"):
-        notebooks.select_katas("ex05-ex01")
+    with pytest.raises(catalog.UnknownKata, match="lower kata first"):
+        catalog.select("ex05-ex01")

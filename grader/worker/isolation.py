@@ -79,6 +79,7 @@ class Walls:
     tmp_bytes: int
     shm_bytes: int
     namespaces: bool  # False where probe() failed (or outside a sandbox)
+    keep_in_tmp: tuple[str, ...] = ()  # what the sandbox shows under /tmp (a venv there)
 
 
 class _CapHeader(ctypes.Structure):
@@ -119,8 +120,11 @@ def enter(walls: Walls, keep: tuple[int, ...]) -> None:
     if walls.namespaces:
         _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS), "unshare")
         _mount("none", "/", None, MS_REC | MS_PRIVATE)
+        below = [(path, os.open(path, os.O_PATH)) for path in walls.keep_in_tmp]
         tmpfs = MS_NOSUID | MS_NODEV
         _mount("tmpfs", "/tmp", "tmpfs", tmpfs, f"size={walls.tmp_bytes},mode=1777")
+        for path, fd in below:  # what the run needs from under /tmp, shown again, read-only
+            _show_again(path, fd)
         _mount("tmpfs", "/dev/shm", "tmpfs", tmpfs, f"size={walls.shm_bytes},mode=1777")
         _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
         for name in PROC_READ_ONLY:
@@ -133,6 +137,18 @@ def enter(walls: Walls, keep: tuple[int, ...]) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     if walls.namespaces:
         _drop_privileges()
+
+
+def _show_again(path: str, fd: int) -> None:
+    """Bind what `fd` (opened before /tmp was covered) points at onto `path` again."""
+    if os.path.isdir(f"/proc/self/fd/{fd}"):
+        os.makedirs(path, exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        Path(path).touch()  # a mount point for a file
+    _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
+    _mount(path, path, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID)
+    os.close(fd)
 
 
 def _close_all_but(keep: tuple[int, ...]) -> None:

@@ -354,7 +354,13 @@ def _configure() -> tuple[dict[str, Any], list[Lane]]:
         Lane(
             commands,
             channel,
-            Walls(tuple(cgroups), config["tmp_bytes"], config["shm_bytes"], config["isolate"]),
+            Walls(
+                tuple(cgroups),
+                config["tmp_bytes"],
+                config["shm_bytes"],
+                config["isolate"],
+                tuple(config["keep_in_tmp"]),
+            ),
         )
         for commands, channel, cgroups in config["lanes"]
     ]

@@ -3,7 +3,7 @@
 The test cells of a generated notebook call `run_check`. Only `nbgrader validate`
 and an instructor trying the source notebook run them: the kernel is not
 sandboxed and a student could patch anything in it, so autograding never uses
-this path (grader.autograde grades the solution cell's code with the
+this path (grader.classroom.autograde grades the solution cell's code with the
 out-of-process judge instead). The check itself is the same pytest check as
 `grade` runs.
 """
@@ -15,11 +15,11 @@ import time
 import types
 from typing import Any
 
-from . import judge
-from .catalog import find
-from .lanes import TaskOutcome
-from .sandbox import Limits
-from .worker import protocol, runner
+from .. import judge
+from ..catalog import find
+from ..lanes import TaskOutcome
+from ..sandbox import Limits
+from ..worker import protocol, runner
 
 
 class CheckFailed(AssertionError):

@@ -39,11 +39,12 @@ from nbgrader.preprocessors import (
 from traitlets import Float, Integer
 from traitlets.config import Config
 
-from . import catalog, judge
-from .lanes import Lane
-from .notebooks import SOLUTION_ID, kata_notebook, solution_code
-from .results import CheckResult, Result
-from .sandbox import Limits
+from .. import catalog, judge
+from ..lanes import Lane
+from ..notebooks import SOLUTION_ID, solution_code
+from ..results import CheckResult, Result
+from ..sandbox import Limits
+from .course import kata_notebook
 
 _lanes: dict[float, Lane] = {}
 

@@ -15,6 +15,7 @@ files are written from those at the end.
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import secrets
@@ -25,11 +26,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import catalog, notebooks, parallel
-from .catalog import Kata, UnknownKata
-from .lanes import Lane
-from .results import Result, fingerprint
-from .sandbox import Limits
+from .. import catalog, notebooks, parallel
+from ..catalog import Kata, UnknownKata
+from ..lanes import Lane
+from ..reporters import console
+from ..results import Result, fingerprint
+from ..sandbox import Limits
+from ..usage import EXIT_PASSED, UsageError
 
 CSV_FIELDS = ("student", "kata", "score", "max_score", "status")
 
@@ -70,7 +73,7 @@ def find_jobs(root: Path) -> list[Job]:
 
 def read_code(job: Job) -> tuple[str, str]:
     """The code to grade, and why it cannot be graded ('' when it can)."""
-    from .judge import read_submission
+    from ..judge import read_submission
 
     text, problem = read_submission(job.path)
     if problem or job.path.suffix != ".ipynb":
@@ -87,7 +90,7 @@ CHUNK_MAX = 16  # jobs of one kata graded in one pytest session (its start-up pa
 
 
 def _status(result: Result, problem: str) -> str:
-    from .judge import WORKER_BROKE
+    from ..judge import WORKER_BROKE
 
     broke = any(check.output.startswith(WORKER_BROKE) for check in result.checks)
     if problem or broke or not result.checks:
@@ -99,7 +102,7 @@ def _status(result: Result, problem: str) -> str:
 
 def _grade(lane: Lane, chunk: tuple[list[Job], int]) -> list[tuple[Job, dict[str, Any]]]:
     """Grade jobs of one kata, each in a fresh run process, in one pytest session."""
-    from . import judge
+    from .. import judge
 
     jobs, seed = chunk
     submissions = []
@@ -295,3 +298,56 @@ class Batch:
                     written += 1
             gb.db.commit()
         return written
+
+
+def main(argv: list[str]) -> int:
+    """`grade batch SUBMISSIONS_DIR`."""
+    parser = argparse.ArgumentParser(
+        prog="grade batch",
+        description="Grade every student's katas: SUBMISSIONS_DIR/<student>/exNN_*.py, or "
+        "an nbgrader course (or its submitted/ folder) of <student>/<assignment>/*.ipynb.",
+    )
+    parser.add_argument("submissions", type=Path)
+    parser.add_argument("--out", type=Path, help="default: grades/ beside SUBMISSIONS_DIR")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=2 * parallel.default_processes(),
+        help="grading processes (default: two per core, so that one waiting out a hanging "
+        "submission leaves its core to the others)",
+    )
+    parser.add_argument("--seed", type=int, help="one seed for every submission")
+    parser.add_argument("--time-limit", type=float, default=Limits.check_seconds)
+    args = parser.parse_args(argv)
+    if not args.submissions.is_dir():
+        raise UsageError(f"{args.submissions} is not a directory")
+    if args.jobs < 1 or args.time_limit <= 0:
+        raise UsageError("--jobs and --time-limit must be positive")
+    out = args.out or args.submissions.resolve().parent / "grades"
+    work = Batch(args.submissions, out)
+    if not work.jobs:
+        raise UsageError(f"no kata files (exNN_*.py or .ipynb) for any student in {work.root}")
+    todo = work.pending()
+    done_before = len(work.jobs) - len(todo)
+    if done_before:
+        print(f"resuming: {done_before} of {len(work.jobs)} already graded", file=sys.stderr)
+    from rich.progress import Progress
+
+    with Progress(console=console(sys.stderr), transient=True) as bar:
+        task = bar.add_task("grading", total=len(work.jobs), completed=done_before)
+        try:
+            work.run(
+                todo,
+                Limits(check_seconds=args.time_limit),
+                args.jobs,
+                seed=args.seed,
+                advance=lambda job: bar.update(task, advance=1, description=job.key),
+            )
+        except KeyboardInterrupt:
+            print("interrupted: run the same command again to resume", file=sys.stderr)
+            return 130
+    table, rows = work.write_reports()
+    print(f"{rows} grades in {table}; one JSON per student in {work.out}")
+    if work.course is not None:
+        print(f"{work.write_gradebook()} notebooks' scores written to {work.course}/gradebook.db")
+    return EXIT_PASSED
