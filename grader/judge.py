@@ -260,16 +260,17 @@ def _check_seed(run_seed: int, nodeid: str) -> int:
     return int.from_bytes(digest[:6], "big")
 
 
-def _failure_text(excinfo: pytest.ExceptionInfo[BaseException]) -> tuple[str, tuple[str, ...]]:
+INTERNAL = kit.Misconception("grader/internal-error", "Please report it: it is not your fault.")
+
+
+def _failure(excinfo: pytest.ExceptionInfo[BaseException]) -> kit.Failure:
     exc = excinfo.value
     if isinstance(exc, kit.Failure):
-        return exc.message, exc.tags
+        return exc
     if isinstance(exc, AssertionError):
-        return str(exc) or "a check failed", ()
-    return (
-        f"internal error in this check ({type(exc).__name__}: {exc}); "
-        "please report it, it is not your fault",
-        ("grader/internal-error",),
+        return kit.Failure(str(exc) or "a check failed")
+    return kit.Failure(
+        f"internal error in this check ({type(exc).__name__}: {wire.clip(exc, 500)})", INTERNAL
     )
 
 
@@ -314,7 +315,7 @@ class JudgePlugin:
                     sandbox=self.lane.protections,
                     checks=self.session.results,
                     execution_time=time.monotonic() - self.session.started,
-                    problem=submission.problem,
+                    problem=submission.problem or self.session.problem,
                     fingerprint=fingerprint(submission.source),
                 )
             )
@@ -368,9 +369,13 @@ class JudgePlugin:
         if call.excinfo is None:
             result.score = result.max_score
         else:
-            output, tags = _failure_text(call.excinfo)
-            result.output = wire.clip(output, CHECK_OUTPUT)
-            result.tags = list(tags)
+            failure = _failure(call.excinfo)
+            problem = self.session.problem
+            result.not_run = bool(problem) and failure.message == problem
+            result.output = wire.clip(failure.message, CHECK_OUTPUT)
+            if failure.misconception is not None:
+                result.explanation = failure.misconception.explanation
+            result.tags = list(failure.tags)
             proxy = item.stash.get(_LEARNER, None)
             if proxy is not None and proxy.printed.strip():
                 shown = proxy.printed[:PRINTED_SHOWN]

@@ -39,12 +39,17 @@ class Misconception:
 
 
 class Failure(Exception):
-    """A check failed; the message is written for the learner."""
+    """A check failed; the message is written for the learner, and a misconception named in
+    it brings its explanation (which a report shows once, however many checks it fails)."""
 
-    def __init__(self, message: str, tags: tuple[str, ...] = ()) -> None:
+    def __init__(self, message: str, misconception: Misconception | None = None) -> None:
         super().__init__(message)
         self.message = message
-        self.tags = tags
+        self.misconception = misconception
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        return (self.misconception.tag,) if self.misconception else ()
 
 
 class LearnerRaised(Failure):
@@ -54,7 +59,12 @@ class LearnerRaised(Failure):
         self.error_type = error.type
         self.error_message = error.message
         where = "".join(f"\n    at {frame}" for frame in error.frames)
-        super().__init__(f"{what} raised {self.error_type}: {self.error_message}{where}")
+        if error.type == "NotImplementedError" and not error.message:
+            super().__init__(
+                f"{what} is not implemented yet (it raises NotImplementedError){where}"
+            )
+        else:
+            super().__init__(f"{what} raised {self.error_type}: {self.error_message}{where}")
 
 
 class LearnerMissing(Failure):
@@ -102,9 +112,7 @@ Oracle = Union[torch.Tensor, float, Callable[[Any], bool], tuple["Oracle", ...]]
 
 
 def fail(message: str, misconception: Misconception | None = None) -> None:
-    if misconception is None:
-        raise Failure(message)
-    raise Failure(f"{message}\n{misconception.explanation}", (misconception.tag,))
+    raise Failure(message, misconception)
 
 
 def expect(condition: bool, message: str, misconception: Misconception | None = None) -> None:
@@ -119,9 +127,7 @@ def explain(misconception: Misconception, when: str) -> Iterator[None]:
         yield
     except LearnerRaised as exc:
         if re.search(when, exc.error_message):
-            raise Failure(
-                f"{exc.message}\n{misconception.explanation}", (misconception.tag,)
-            ) from None
+            raise Failure(exc.message, misconception) from None
         raise
 
 
@@ -276,7 +282,7 @@ def context(what: str) -> Iterator[None]:
     try:
         yield
     except Failure as exc:
-        raise Failure(f"{what}: {exc.message}", exc.tags) from None
+        raise Failure(f"{what}: {exc.message}", exc.misconception) from None
 
 
 def observed(seen: Any, kind: type, *keys: str) -> Any:

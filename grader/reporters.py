@@ -12,6 +12,7 @@ import sys
 from typing import TextIO
 
 from rich.console import Console, Group
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
@@ -22,15 +23,18 @@ STATUS_STYLE = {"passed": "green", "in progress": "yellow", "not started": "dim"
 
 
 def console(stream: TextIO | None = None) -> Console:
-    """rich styles only a terminal; NO_COLOR turns off bold and dim too, not just colours."""
+    """rich styles only a terminal; NO_COLOR turns off bold and dim too, not just colours.
+
+    A terminal gets lines wrapped at its width, between words; a pipe or a log gets each line
+    whole."""
     plain = "NO_COLOR" in os.environ
     stream = stream or sys.stdout
-    wide = None if stream.isatty() else 200  # a pipe or a log: no wrapping at 80 columns
+    terminal = stream.isatty()
     return Console(
-        width=wide,
+        width=None if terminal else 200,
         file=stream,
         highlight=False,
-        soft_wrap=True,
+        soft_wrap=not terminal,
         color_system=None if plain else "auto",
     )
 
@@ -38,38 +42,43 @@ def console(stream: TextIO | None = None) -> Console:
 def report(result: Result, kata: Kata, keys: str = "") -> Group:
     """The report a learner reads after `grade exNN`: every check, what went wrong, the total.
     `keys`: the keys that work here (watch), named in place of the commands."""
-    lines = [
-        Text.assemble(
-            (f"{kata.id} ", "bold"),
-            kata.title,
-            (f"  ({result.file}, seed {result.seed}, sandbox: {result.sandbox})", "dim"),
-        )
+    lines: list[Text | Padding] = [
+        Text.assemble((f"{kata.id} ", "bold"), kata.title),
+        _indented(
+            Text(f"{result.file} · seed {result.seed} · sandbox: {result.sandbox}", style="dim"), 2
+        ),
     ]
     if result.problem:
-        lines.append(Text(f"  {result.problem}", style="red"))
+        lines.append(_indented(Text(result.problem, style="red"), 2))
     if result.note:
-        lines.append(Text(f"  ({result.note})", style="dim"))
-    width = max(len(c.name) for c in result.checks)
-    for check in result.checks:
+        lines.append(_indented(Text(f"({result.note})", style="dim"), 2))
+    for check, text in zip(result.checks, result.texts(), strict=True):
         mark = ("✓", "green") if check.passed else ("✗", "red")
-        points = f"{check.score:g}/{check.max_score:g}"
-        lines.append(Text.assemble("  ", mark, f" {check.name.ljust(width)}  {points:>5}"))
-        if not check.passed and check.output and check.output != result.problem:
-            for line in check.output.splitlines():
-                lines.append(Text(f"      {line}"))
+        points = f"{check.score:g}/{check.max_score:g}".rjust(5)
+        lines.append(_indented(Text.assemble(mark, f" {points}  {check.name}"), 2))
+        if text:
+            lines.append(_indented(Text(text), 11))
     total = f"{result.score:g}/{result.max_score:g}"
     if result.passed:
         lines.append(Text(f"  All checks pass: {total} points.", style="bold green"))
     else:
         stuck = "press h for a hint" if keys else f"`grade hint {kata.id}` gives a hint"
         lines.append(
-            Text.assemble(
-                "  Score ",
-                (total, "bold"),
-                f". Stuck? {stuck}; replay these inputs with `--seed {result.seed}`.",
+            _indented(
+                Text.assemble(
+                    "Score ",
+                    (total, "bold"),
+                    f". Stuck? {stuck}; replay these inputs with `--seed {result.seed}`.",
+                ),
+                2,
             )
         )
     return Group(*lines)
+
+
+def _indented(text: Text, columns: int) -> Padding:
+    """Text wrapped between words at the terminal's width, every line `columns` in."""
+    return Padding(text, (0, 0, 0, columns), expand=False)
 
 
 def overview(

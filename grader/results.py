@@ -17,9 +17,11 @@ class CheckResult:
     name: str
     max_score: float
     score: float = 0.0
-    output: str = ""
+    output: str = ""  # what went wrong, in the learner's terms
+    explanation: str = ""  # the misconception's, when one was named (shown once a run)
     tags: list[str] = field(default_factory=list)
     check: str = ""  # the check's function name in grader/checks/<kata>.py
+    not_run: bool = False  # the file's problem (Result.problem) stopped it
 
     @property
     def passed(self) -> bool:
@@ -37,6 +39,34 @@ class Result:
     problem: str = ""  # why the file could not be graded at all, if so
     fingerprint: str = ""  # of the text that was graded
     note: str = ""  # how the code was taken from the file, when it says something
+
+    def texts(self) -> list[str]:
+        """What each check says, as every writer shows it: a file's problem once (at the top,
+        in summary()), each misconception's explanation once, at its first check."""
+        first: dict[str, str] = {}  # a misconception's tag -> the check that explained it
+        said: dict[str, str] = {}  # a message -> the first check that said it
+        texts = []
+        for check in self.checks:
+            if check.passed:
+                texts.append("")
+                continue
+            if check.not_run:
+                texts.append("not run: the problem with your file comes first (see above)")
+                continue
+            text = check.output
+            if text in said:
+                texts.append(f'the same as for "{said[text]}" above')
+                continue
+            said[text] = check.name
+            if check.explanation:
+                tag = check.tags[0] if check.tags else check.explanation
+                if tag in first:
+                    text += f'\n(the same mistake as in "{first[tag]}": see there)'
+                else:
+                    first[tag] = check.name
+                    text += f"\n{check.explanation}"
+            texts.append(text)
+        return texts
 
     @property
     def score(self) -> float:
@@ -70,10 +100,10 @@ class Result:
                     "score": c.score,
                     "max_score": c.max_score,
                     "status": "passed" if c.passed else "failed",
-                    "output": c.output,
+                    "output": text,
                     "tags": c.tags,
                 }
-                for c in self.checks
+                for c, text in zip(self.checks, self.texts(), strict=True)
             ],
             "extra_data": {
                 "kata": self.kata,

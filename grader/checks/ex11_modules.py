@@ -129,7 +129,7 @@ def _context(what: str) -> Iterator[None]:
     try:
         yield
     except Failure as exc:
-        raise Failure(f"{what}: {exc.message}", exc.tags) from None
+        raise Failure(f"{what}: {exc.message}", exc.misconception) from None
 
 
 def _report(seen: Any, *keys: str) -> dict[str, Any]:

@@ -139,7 +139,7 @@ def _train(learner, datasets: list[dict[str, Any]], seed: int, rng: torch.Genera
     try:
         seen = learner.scenario("train_and_predict", sent, seed, global_seeds)
     except LearnerTimedOut as exc:
-        raise Failure(f"{exc.message}\n{TOO_SLOW.explanation}", (TOO_SLOW.tag,)) from None
+        raise Failure(exc.message, TOO_SLOW) from None
     ok = type(seen) is list and len(seen) == len(datasets)
     if not ok or not all(type(s) is dict and "output" in s and "is_module" in s for s in seen):
         fail(f"the grader's scenario came back as {type_name(seen)}: do not patch the grader")

@@ -57,7 +57,7 @@ def _lane(check_seconds: float) -> Lane:
     return _lanes[check_seconds]
 
 
-def _verdict(check: CheckResult | None, why_missing: str) -> dict[str, Any]:
+def _verdict(check: CheckResult | None, text: str, why_missing: str) -> dict[str, Any]:
     if check is None:
         return {
             "output_type": "error",
@@ -68,7 +68,7 @@ def _verdict(check: CheckResult | None, why_missing: str) -> dict[str, Any]:
     if check.passed:
         text = f"passed: {check.name} ({check.score:g}/{check.max_score:g})\n"
         return {"output_type": "stream", "name": "stdout", "text": text}
-    message = f"{check.name}: {check.output}"
+    message = f"{check.name}: {text}"
     return {
         "output_type": "error",
         "ename": "CheckFailed",
@@ -156,11 +156,13 @@ class JudgeSolutions(NbGraderPreprocessor):
             seed=self.seed,
             lane=_lane(self.check_seconds),
         )
-        by_id = {check.check: check for check in result.checks}
+        texts = zip(result.checks, result.texts(), strict=True)
+        by_id = {check.check: (check, text) for check, text in texts}
         for cell in nb.cells:
             if utils.is_grade(cell) and cell.cell_type == "code":
                 grade_id = cell.metadata.nbgrader["grade_id"]
-                verdict = _verdict(by_id.get(grade_id), f"{grade_id} is not a check of {kata.id}")
+                check, text = by_id.get(grade_id, (None, ""))
+                verdict = _verdict(check, text, f"{grade_id} is not a check of {kata.id}")
                 cell.outputs = [from_dict(verdict)]
             elif cell.cell_type == "code" and utils.is_solution(cell):
                 cell.outputs = [from_dict(_summary(result))]
