@@ -24,10 +24,12 @@ from .usage import EXIT_NOT_PASSED, EXIT_PASSED, EXIT_USAGE, UsageError
 from .workspace import Workspace
 
 LEARNER_COMMANDS = ("init", "list", "hint", "watch", "reset", "solution")
-# an instructor's commands, each a module with main(argv) -> exit status
-CLASSROOM_COMMANDS = {
+# commands that are modules of their own, each with main(argv) -> exit status
+COMMAND_MODULES = {
+    "notebook": "grader.jupyter",
     "batch": "grader.classroom.batch",
     "nbgrader": "grader.classroom.course",
+    "gradescope": "grader.classroom.gradescope",
 }
 USAGE = """\
   grade exNN [--file PATH] [--json]   grade one kata (also: grade 5, grade manual_sgd);
@@ -39,9 +41,11 @@ USAGE = """\
   grade reset exNN [--yes]            the pristine stub back, your file backed up first
   grade solution exNN [--force]       the reference, once your file passes
   grade init [DIR] [--force] [--git]  a workspace of your own: exercises/ with every stub
+  grade notebook [DIR] [--katas ...]  self-study notebooks (in Jupyter: %load_ext grader)
 for instructors:
   grade batch DIR                     a whole class: scores.csv, per-student JSON, a report
   grade nbgrader build DIR            an nbgrader course graded by this judge
+  grade gradescope build [-o ZIP]     a Gradescope autograder
 """
 
 
@@ -254,8 +258,8 @@ def _learner_command(command: str, args: argparse.Namespace) -> int:
 
 
 def run(argv: list[str]) -> int:
-    if argv[:1] and argv[0] in CLASSROOM_COMMANDS:
-        return importlib.import_module(CLASSROOM_COMMANDS[argv[0]]).main(argv[1:])
+    if argv[:1] and argv[0] in COMMAND_MODULES:
+        return importlib.import_module(COMMAND_MODULES[argv[0]]).main(argv[1:])
     args = _parser().parse_args(argv)
     command = args.target if args.target in LEARNER_COMMANDS else None
     if command is not None:
