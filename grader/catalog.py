@@ -62,6 +62,11 @@ class Kata:
     hints: tuple[str, ...]
     concepts: tuple[str, ...]
     stub_sha256: str = ""  # the pristine stub's digest, recorded in the registry
+    hint_for: tuple[tuple[str, int], ...] = ()  # (misconception tag, the hint number about it)
+
+    def hint_about(self, tag: str) -> int | None:
+        """The number (1-based) of the hint that speaks to this misconception, if one does."""
+        return dict(self.hint_for).get(tag.removeprefix(f"{self.id}/"))
 
     @property
     def name(self) -> str:
@@ -179,6 +184,7 @@ def katas() -> tuple[Kata, ...]:
             hints=tuple(e["hints"]),
             concepts=tuple(e["concepts"]),
             stub_sha256=e.get("stub_sha256", ""),
+            hint_for=tuple(e.get("hint_for", {}).items()),
         )
         for e in entries
     )

@@ -250,7 +250,8 @@ def _learner_command(command: str, args: argparse.Namespace) -> int:
         return watch(start, _start_lane(args, start), place)
     kata = _kata(args.argument, command)
     if command == "hint":
-        print(progress.next_hint(place, kata))
+        hints = progress.shown_hints if args.all else progress.next_hint
+        print(hints(place, kata))
         return EXIT_PASSED
     if command == "reset":
         return _reset(kata, args, place)

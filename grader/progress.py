@@ -61,6 +61,8 @@ def record(workspace: Workspace, kata: Kata, result: Result) -> None:
         "score": result.score,
         "max_score": result.max_score,
         "fingerprint": result.fingerprint,
+        # the misconceptions of the failing checks, in order: `grade hint` speaks to the first
+        "mistakes": [tag for check in result.checks if not check.passed for tag in check.tags],
     }
     _save(workspace, state)
 
@@ -95,19 +97,50 @@ def first_unpassed(workspace: Workspace, after: Kata | None = None) -> Kata | No
     return next((k for k, s, _, _ in rows if s != "passed"), None)
 
 
+def _revealed(state: dict[str, Any], kata: Kata) -> list[int]:
+    """The hints (0-based) shown so far; an older state counted levels."""
+    shown = _section(state, "hints").get(kata.id, [])
+    if isinstance(shown, int):
+        shown = list(range(shown))
+    return [i for i in shown if isinstance(i, int) and 0 <= i < len(kata.hints)]
+
+
+def _mistakes(workspace: Workspace, kata: Kata, state: dict[str, Any]) -> list[str]:
+    """The misconceptions of the last grade, if it was a grade of the file as it is now."""
+    entry = _section(state, "katas").get(kata.id)
+    text = _current_text(workspace, kata)
+    if not isinstance(entry, dict) or text is None or entry.get("fingerprint") != fingerprint(text):
+        return []
+    return [tag for tag in entry.get("mistakes", []) if isinstance(tag, str)]
+
+
 def next_hint(workspace: Workspace, kata: Kata) -> str:
+    """The hint for the first mistake of the last grade, if a hint speaks to it and it was not
+    shown yet; else the next hint in order."""
     state = _load(workspace)
-    levels = _section(state, "hints")
-    shown = levels.get(kata.id, 0)
-    shown = shown if isinstance(shown, int) and shown >= 0 else 0
-    if shown >= len(kata.hints):
+    revealed = _revealed(state, kata)
+    targeted = [kata.hint_about(tag) for tag in _mistakes(workspace, kata, state)]
+    targeted = [number - 1 for number in targeted if number]
+    unseen = [i for i in range(len(kata.hints)) if i not in revealed]
+    fresh = [i for i in targeted[:1] if i in unseen]
+    if not unseen:
         return (
-            f"No more hints for {kata.id}. Re-read the docstring "
-            f"and the messages of `grade {kata.id}`."
+            f"No more hints for {kata.id}. Re-read the docstring and the messages of "
+            f"`grade {kata.id}`; `grade hint {kata.id} --all` shows every hint again."
         )
-    levels[kata.id] = shown + 1
+    shown = (fresh or unseen)[0]
+    _section(state, "hints")[kata.id] = [*revealed, shown]
     _save(workspace, state)
-    return f"Hint {shown + 1}/{len(kata.hints)} for {kata.id}: {kata.hints[shown]}"
+    about = " (about your code's first mistake)" if fresh else ""
+    return f"Hint {shown + 1}/{len(kata.hints)} for {kata.id}{about}: {kata.hints[shown]}"
+
+
+def shown_hints(workspace: Workspace, kata: Kata) -> str:
+    """Every hint shown so far, in order (`grade hint exNN --all`)."""
+    revealed = sorted(_revealed(_load(workspace), kata))
+    if not revealed:
+        return f"No hints shown yet for {kata.id}: `grade hint {kata.id}` gives the first."
+    return "\n".join(f"Hint {i + 1}/{len(kata.hints)}: {kata.hints[i]}" for i in revealed)
 
 
 def reset(workspace: Workspace, kata: Kata) -> Path | None:

@@ -14,7 +14,8 @@ import pexpect
 
 from grader import catalog
 
-from .conftest import grade
+from .conftest import grade, with_override
+from .variants.ex04_training_loop import WRONG
 
 KATA = catalog.find("ex02")
 NEXT = catalog.find("ex03")
@@ -117,3 +118,16 @@ def test_watch_regrades_on_save_survives_a_syntax_error_and_moves_on(repo):
     finally:
         child.close(force=True)
     assert child.exitstatus == 0
+
+
+def test_hint_speaks_first_to_the_mistake_the_last_grade_found(repo):
+    ex04 = catalog.find("ex04")
+    exercise(repo, ex04).write_text(with_override("ex04", WRONG["ex04/no-train-mode"]))
+    assert grade(repo, "ex04").returncode == 1
+    first = grade(repo, "hint", "ex04").stdout
+    about = ex04.hint_about("ex04/no-train-mode")
+    assert f"Hint {about}/" in first and "first mistake" in first, first
+    second = grade(repo, "hint", "ex04").stdout
+    assert "Hint 1/" in second, "then the general hints, in order"
+    shown = grade(repo, "hint", "ex04", "--all").stdout
+    assert shown.index("Hint 1/") < shown.index(f"Hint {about}/"), shown
