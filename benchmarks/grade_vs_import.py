@@ -46,6 +46,26 @@ def main() -> None:
     print(f"grade {kata.id} (reference), median of {args.repeat}: {grade_s:.3f} s")
     print(f"python -c 'import torch',   median of {args.repeat}: {import_s:.3f} s")
     print(f"ratio: {grade_s / import_s:.3f}  (target <= 1.25)")
+    print(f"static analysis of the reference's rules, once per submission: {_rules_ms(kata):.2f} ms")
+
+
+def _rules_ms(kata: catalog.Kata) -> float:
+    """What reading a submission's rules costs the judge (parse and reach, uncached)."""
+    import importlib
+
+    from grader import rules
+
+    module = importlib.import_module(f"grader.checks.{kata.name}")
+    found = [v for v in vars(module).values() if isinstance(v, rules.Rule)]
+    found += [v.rule for v in vars(module).values() if hasattr(v, "rule")]
+    source = kata.solution_path.read_text()
+    start = time.perf_counter()
+    for _ in range(20):
+        rules.parse.cache_clear()
+        rules.check.cache_clear()
+        for rule in found:
+            rules.check(source, rule)
+    return (time.perf_counter() - start) / 20 * 1000
 
 
 if __name__ == "__main__":
