@@ -46,7 +46,9 @@ def main() -> None:
     print(f"grade {kata.id} (reference), median of {args.repeat}: {grade_s:.3f} s")
     print(f"python -c 'import torch',   median of {args.repeat}: {import_s:.3f} s")
     print(f"ratio: {grade_s / import_s:.3f}  (target <= 1.25)")
-    print(f"static analysis of the reference's rules, once per submission: {_rules_ms(kata):.2f} ms")
+    print(
+        f"static analysis of the reference's rules, once per submission: {_rules_ms(kata):.2f} ms"
+    )
 
 
 def _rules_ms(kata: catalog.Kata) -> float:
