@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 
+import pexpect
 import pytest
 
 from grader import catalog
@@ -97,3 +100,39 @@ def test_grading_never_writes_into_exercises(tmp_path):
     run_grade("ex02", env={"KATAS_STATE_DIR": str(tmp_path)})
     after = {p: p.stat().st_mtime_ns for p in (ROOT / "exercises").iterdir()}
     assert before == after
+
+
+def test_help_lists_every_command():
+    done = run_grade("--help")
+    assert done.returncode == 0
+    for command in ("watch", "list", "hint", "reset", "solution", "init", "notebook", "batch"):
+        assert f"grade {command}" in done.stdout, command
+    assert "grade nbgrader build" in done.stdout and "grade gradescope build" in done.stdout
+
+
+def test_list_json_is_a_document(tmp_path):
+    done = run_grade("list", "--json", env={"KATAS_STATE_DIR": str(tmp_path)})
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert [k["id"] for k in doc["katas"]] == [k.id for k in catalog.katas()]
+    assert doc["max_score"] == sum(k.points for k in catalog.katas())
+
+
+def test_a_report_reads_well_at_80_columns(tmp_path):
+    stub = tmp_path / "mine.py"
+    stub.write_text(catalog.find("ex05").stub_text())
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "grader", "ex05", "--file", str(stub)],
+        cwd=str(ROOT),
+        env={**os.environ, "NO_COLOR": "1"},
+        encoding="utf-8",
+        dimensions=(50, 80),
+        timeout=120,
+    )
+    child.expect(pexpect.EOF)
+    lines = child.before.replace("\r", "").splitlines()
+    assert lines and all(len(line.rstrip()) <= 80 for line in lines), max(lines, key=len)
+    checks = [line for line in lines if line.lstrip().startswith(("✓", "✗"))]
+    assert checks and all(line.split()[1].count("/") == 1 for line in checks), checks
+    assert not any(line.rstrip().endswith(("yours", "sel")) for line in lines), "mid-word"
