@@ -22,3 +22,10 @@ def import_judge() -> ModuleType:
         gc.freeze()
         gc.enable()
     return judge
+
+
+def load_ipython_extension(ipython: object) -> None:
+    """`%load_ext grader`: the notebook magics of grader/jupyter.py (imported only then)."""
+    from . import jupyter
+
+    jupyter.load_ipython_extension(ipython)

@@ -371,7 +371,7 @@ class JudgePlugin:
         else:
             failure = _failure(call.excinfo)
             problem = self.session.problem
-            result.not_run = bool(problem) and failure.message == problem
+            result.not_run = bool(problem) and problem in failure.message
             result.output = wire.clip(failure.message, CHECK_OUTPUT)
             if failure.misconception is not None:
                 result.explanation = failure.misconception.explanation

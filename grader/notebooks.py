@@ -102,7 +102,16 @@ def code_of(text: str) -> tuple[str, str]:
     if any(_grade_id(cell) == SOLUTION_ID for cell in cells):
         return solution_code(notebook), "the notebook's solution cell"
     code = [_source(cell) for cell in cells if cell.get("cell_type") == "code"]
-    return "\n\n".join(code), f"all {len(code)} code cells of the notebook, in order"
+    graded = [c.split("\n", 1)[1] for c in code if c.startswith("%%grade") and "\n" in c]
+    if graded:  # a self-study notebook (`grade notebook`): its %%grade cells are the code
+        return "\n\n".join(graded), f"the notebook's {len(graded)} %%grade cell(s)"
+    # IPython's own lines (%magics, !shell) are not Python: they become comments
+    python = ["\n".join(_python(line) for line in c.splitlines()) for c in code]
+    return "\n\n".join(python), f"all {len(code)} code cells of the notebook, in order"
+
+
+def _python(line: str) -> str:
+    return f"# {line}" if line.lstrip().startswith(("%", "!")) else line
 
 
 def _grade_id(cell: dict) -> object:

@@ -4,6 +4,10 @@ The state file only caches what grading found, with a fingerprint of the file
 that was graded: a kata whose file changed since is "in progress" again, and a
 score always comes from grading, never from this file. Deleting or editing it
 loses nothing but the cache and the hint levels.
+
+A kata can also be worked in a notebook (grader/jupyter.py): a graded cell's code is kept in
+the state's "cells" section, and is the kata's submission while its exercise file is the
+pristine stub. Once the file is edited, the file is the submission again.
 """
 
 from __future__ import annotations
@@ -54,33 +58,65 @@ def _current_text(workspace: Workspace, kata: Kata) -> str | None:
         return None
 
 
-def record(workspace: Workspace, kata: Kata, result: Result) -> None:
-    """Remember a grade of the learner's own file."""
-    state = _load(workspace)
-    _section(state, "katas")[kata.id] = {
+def _grade_entry(result: Result) -> dict[str, Any]:
+    return {
         "score": result.score,
         "max_score": result.max_score,
         "fingerprint": result.fingerprint,
         # the misconceptions of the failing checks, in order: `grade hint` speaks to the first
         "mistakes": [tag for check in result.checks if not check.passed for tag in check.tags],
     }
+
+
+def _untouched(text: str | None, kata: Kata) -> bool:
+    """The exercise file is missing or the pristine stub."""
+    return text is None or catalog.digest(text) == kata.stub_sha256
+
+
+def record(workspace: Workspace, kata: Kata, result: Result) -> None:
+    """Remember a grade of the learner's own file."""
+    state = _load(workspace)
+    _section(state, "katas")[kata.id] = _grade_entry(result)
     _save(workspace, state)
+
+
+def record_cell(workspace: Workspace, kata: Kata, result: Result, code: str) -> None:
+    """Remember a grade of a notebook cell's `code` (the text graded, whose fingerprint the
+    result carries), apart from the grades of the exercise file."""
+    state = _load(workspace)
+    _section(state, "cells")[kata.id] = {**_grade_entry(result), "code": code}
+    _save(workspace, state)
+
+
+def _verdict(kata: Kata, entry: dict[str, Any]) -> tuple[str, float]:
+    score = entry.get("score")
+    score = float(score) if isinstance(score, (int, float)) else 0.0
+    return ("passed" if score >= kata.points else "in progress"), score
+
+
+def _cell_entry(state: dict[str, Any], kata: Kata) -> dict[str, Any] | None:
+    """The last graded notebook cell of `kata`, if its entry is whole."""
+    entry = _section(state, "cells").get(kata.id)
+    if not isinstance(entry, dict) or not isinstance(entry.get("code"), str):
+        return None
+    return entry if entry.get("fingerprint") == fingerprint(entry["code"]) else None
 
 
 def status(
     workspace: Workspace, kata: Kata, state: dict[str, Any] | None = None
 ) -> tuple[str, float | None]:
     """("passed" | "in progress" | "not started", score) for the learner's file as it is now:
-    a score only for the text that was graded (None: changed since, not graded yet)."""
-    entry = _section(_load(workspace) if state is None else state, "katas").get(kata.id)
+    a score only for the text that was graded (None: changed since, not graded yet). While
+    the file is the pristine stub, the kata's last graded notebook cell stands for it."""
+    state = _load(workspace) if state is None else state
+    entry = _section(state, "katas").get(kata.id)
     text = _current_text(workspace, kata)
-    if text is None or catalog.digest(text) == kata.stub_sha256:
-        return "not started", 0.0
+    if _untouched(text, kata):
+        cell = _cell_entry(state, kata)
+        return _verdict(kata, cell) if cell is not None else ("not started", 0.0)
     if not isinstance(entry, dict) or entry.get("fingerprint") != fingerprint(text):
         return "in progress", None  # edited since it was graded, or never graded
-    score = entry.get("score")
-    score = float(score) if isinstance(score, (int, float)) else 0.0
-    return ("passed" if score >= kata.points else "in progress"), score
+    return _verdict(kata, entry)
 
 
 def overview_rows(workspace: Workspace) -> list[tuple[Kata, str, float | None, float]]:
@@ -106,9 +142,13 @@ def _revealed(state: dict[str, Any], kata: Kata) -> list[int]:
 
 
 def _mistakes(workspace: Workspace, kata: Kata, state: dict[str, Any]) -> list[str]:
-    """The misconceptions of the last grade, if it was a grade of the file as it is now."""
+    """The misconceptions of the last grade, if it was a grade of the file as it is now (or of
+    the notebook cell that stands for it)."""
     entry = _section(state, "katas").get(kata.id)
     text = _current_text(workspace, kata)
+    cell = _cell_entry(state, kata)
+    if cell is not None and _untouched(text, kata):
+        entry, text = cell, cell["code"]  # the notebook cell stands for the pristine file
     if not isinstance(entry, dict) or text is None or entry.get("fingerprint") != fingerprint(text):
         return []
     return [tag for tag in entry.get("mistakes", []) if isinstance(tag, str)]
