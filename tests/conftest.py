@@ -105,3 +105,39 @@ def grade(repo: Path, *args: str, stdin: str = "") -> subprocess.CompletedProces
         timeout=240,
         env={**os.environ, "PYTHONPATH": str(repo), "NO_COLOR": "1"},
     )
+
+
+def venv_with(wheel: Path, venv: Path) -> Path:
+    """A fresh venv at `venv` with `wheel` installed; torch and the other dependencies come
+    from ours (through a .pth file), not from a download."""
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    site = next(venv.glob("lib/python3*/site-packages"))
+    ours = next(p for p in sys.path if p.endswith("site-packages") and "torch" in os.listdir(p))
+    (site / "dependencies.pth").write_text(ours + "\n")  # torch, rich, pytest...: not our grader
+    done = subprocess.run(
+        [venv / "bin" / "pip", "install", "-q", "--no-deps", str(wheel)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return venv
+
+
+@pytest.fixture(scope="session")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A venv with the wheel installed, as a learner installs it. Session-wide: the tests that
+    use it share an xdist group ("install"), so that it is built once."""
+    where = tmp_path_factory.mktemp("install")
+    source = where / "source"  # a clean copy: the build never writes into our checkout
+    ignore = shutil.ignore_patterns(".venv", ".git", "__pycache__", "*.egg-info", ".grade")
+    shutil.copytree(ROOT, source, ignore=ignore)
+    wheels = where / "wheels"
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "-q", "-w", str(wheels)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert built.returncode == 0, built.stderr[-3000:]
+    return venv_with(next(wheels.glob("*.whl")), where / "venv")

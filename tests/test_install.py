@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,38 +17,7 @@ from grader.workspace import MARKER
 from .conftest import ROOT, grade
 
 KATA = catalog.find("ex02")
-pytestmark = pytest.mark.xdist_group("install")  # one wheel, built once
-
-
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A venv with the wheel installed; torch and the other dependencies come from ours."""
-    where = tmp_path_factory.mktemp("install")
-    source = where / "source"  # a clean copy: the build never writes into our checkout
-    ignore = shutil.ignore_patterns(".venv", ".git", "__pycache__", "*.egg-info", ".grade")
-    shutil.copytree(ROOT, source, ignore=ignore)
-    wheels = where / "wheels"
-    built = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "-q", "-w", str(wheels)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert built.returncode == 0, built.stderr[-3000:]
-    venv = where / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
-    site = next(venv.glob("lib/python3*/site-packages"))
-    ours = next(p for p in sys.path if p.endswith("site-packages") and "torch" in os.listdir(p))
-    (site / "dependencies.pth").write_text(ours + "\n")  # torch, rich, pytest...: not our grader
-    wheel = next(wheels.glob("*.whl"))
-    done = subprocess.run(
-        [venv / "bin" / "pip", "install", "-q", "--no-deps", str(wheel)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return venv
+pytestmark = pytest.mark.xdist_group("install")  # one wheel, built once (conftest.installed)
 
 
 def run(venv: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
