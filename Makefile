@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 KATA ?= ex01
 
-.PHONY: grade test sandbox
+.PHONY: grade test sandbox browser
 
 # torch 2.13.0 (CPU wheel) goes in first, so the `torch>=2.2` of pyproject.toml fetches nothing more
 $(BIN)/grade: pyproject.toml
@@ -24,10 +24,16 @@ sandbox:
 		&& apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null; } \
 		|| echo "note: bubblewrap is not installed: the grader will run unsandboxed"
 
+# headless Chromium for the report and feedback tests (Playwright drives it; never `playwright install`)
+browser:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+		&& apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } \
+		|| echo "note: chromium is not installed: the report's browser tests are skipped"
+
 # a graded result is not a failed make: 0 is full marks, 1 is not yet (2 is a usage error)
 grade: $(BIN)/grade sandbox
 	@$(BIN)/grade $(KATA) || [ $$? -eq 1 ]
 
-test: $(VENV)/.dev sandbox
+test: $(VENV)/.dev sandbox browser
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n auto --dist loadgroup

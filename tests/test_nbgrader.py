@@ -4,12 +4,13 @@ judge, the gradebook, generate_feedback; and the same scores as `grade --file`."
 from __future__ import annotations
 
 import copy
+import csv
 import json
 import os
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ from .conftest import run_grade, with_override
 from .variants.ex03_gather_nll import WRONG
 
 pytest.importorskip("nbgrader")
-from nbgrader.api import Gradebook  # noqa: E402
+from nbgrader.api import Gradebook
 
 pytestmark = pytest.mark.xdist_group("nbgrader")  # one course, built once, for these tests
 
@@ -51,6 +52,10 @@ def nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess[str]:
 class Submission:
     code: str  # the solution cell
     extra_cell: str = ""  # an unmarked cell after it, if any
+    edits_test: bool = False  # the first test cell's code replaced
+
+
+ENROLLED_ONLY = "enrolled_only"  # a student of the gradebook who handed nothing in
 
 
 def _submissions(course: Path) -> dict[str, Submission]:
@@ -85,10 +90,18 @@ def _submissions(course: Path) -> dict[str, Submission]:
         ),
         "exits": Submission("import os\n\nos._exit(0)\n" + reference),
         "hangs": Submission("while True:\n    pass\n" + reference),
+        "edits_test": Submission(reference, edits_test=True),
     }
 
 
-def submit(course: Path, kata: catalog.Kata, student: str, code: str, extra_cell: str = "") -> None:
+def submit(
+    course: Path,
+    kata: catalog.Kata,
+    student: str,
+    code: str,
+    extra_cell: str = "",
+    edits_test: bool = False,
+) -> None:
     """A student's notebook in submitted/: the release with `code` in its solution cell."""
     release = json.loads((course / "release" / "katas" / f"{kata.name}.ipynb").read_text())
     nb = copy.deepcopy(release)
@@ -99,6 +112,9 @@ def submit(course: Path, kata: catalog.Kata, student: str, code: str, extra_cell
         if cell["metadata"].get("nbgrader", {}).get("grade_id") == notebooks.SOLUTION_ID
     )
     cells[at]["source"] = code
+    if edits_test:
+        test = next(c for c in cells if c["metadata"].get("nbgrader", {}).get("grade"))
+        test["source"] = "pass  # the test, as the student would like it\n"
     if extra_cell:
         extra = {"cell_type": "code", "id": "extra", "metadata": {}, "outputs": []}
         cells.insert(at + 1, {**extra, "execution_count": None, "source": extra_cell})
@@ -117,14 +133,16 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
     submissions = _submissions(course)
     for student, submission in submissions.items():
         nbgrader(course, "db", "student", "add", student)
-        submit(course, KATA, student, submission.code, submission.extra_cell)
-    nbgrader(
+        submit(course, KATA, student, *astuple(submission))
+    nbgrader(course, "db", "student", "add", ENROLLED_ONLY)
+    graded = nbgrader(
         course,
         "autograde",
         "katas",
         f"--JudgeSolutions.seed={SEED}",
         f"--JudgeSolutions.check_seconds={CHECK_SECONDS}",
     )
+    (course / "autograde.log").write_text(graded.stdout + graded.stderr)
     nbgrader(course, "generate_feedback", "katas")
     return course
 
@@ -225,16 +243,57 @@ def test_same_scores_as_grade_file(course: Path, student: str, tmp_path: Path) -
     assert through_nbgrader == by_title, f"{student}: nbgrader and grade --file disagree"
 
 
+def test_autograde_warns_of_changed_test_cells_only(course: Path) -> None:
+    """nbgrader's own autograde says "Attribute 'checksum' ... has changed!" for every hidden
+    test cell, untouched or not; ours says nothing of those, and names the one changed."""
+    log = (course / "autograde.log").read_text()
+    assert "has changed" not in log, "a checksum warning for an untouched cell"
+    first = notebooks.checks_of(KATA)[0].name
+    changed = [line for line in log.splitlines() if "changed the locked cell" in line]
+    assert len(changed) == 1 and f"edits_test changed the locked cell {first}" in changed[0]
+    assert _score(course, "edits_test") == KATA.points, "graded with the course's test cell"
+
+
+def test_feedback_names_each_check_and_wraps_its_verdict(course: Path) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("needs Chromium (apt-get install chromium)")
+    page_path = course / "feedback" / "wrong" / "katas" / f"{KATA.name}.html"
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=chromium, args=["--headless", "--no-sandbox", "--disable-gpu"]
+        )
+        page = browser.new_page(viewport={"width": 800, "height": 900})
+        page.goto(page_path.as_uri())
+        contents = page.eval_on_selector_all("#toc a", "els => els.map(e => e.textContent)")
+        wide = page.eval_on_selector_all(
+            "div.output_area pre", "els => els.filter(e => e.scrollWidth > e.clientWidth + 1)"
+            ".map(e => e.textContent)",
+        )  # fmt: skip
+        outputs = page.eval_on_selector_all("div.output_area pre", "els => els.length")
+        browser.close()
+    tests = [name for name in contents if name != "Comment"]  # a comment on the solution
+    assert tests == list(TITLES.values()), "the contents do not name the checks"
+    assert outputs >= len(TITLES), "the verdicts are not on the page"
+    assert wide == [], "a verdict scrolls out of sight"
+
+
 def test_batch_grades_the_course_like_autograde(course: Path) -> None:
     before = {student: _grades(course, student) for student in ("reference", "wrong", "exits")}
-    done = run_grade(
-        "batch", str(course), "--seed", str(SEED), "--time-limit", str(CHECK_SECONDS),
-        "--out", str(course.parent / f"{course.name}-grades"),
-    )  # fmt: skip
+    done = run_grade("batch", str(course), "--seed", str(SEED), "--time-limit", str(CHECK_SECONDS))
     assert done.returncode == 0, done.stderr[-3000:]
     assert "scores written to" in done.stdout
     after = {student: _grades(course, student) for student in before}
     assert after == before, "grade batch and nbgrader autograde disagree"
+    out = course / "grades"  # a course's grades go in it
+    with (out / "scores.csv").open() as f:
+        rows = {r["student"]: r for r in csv.DictReader(f)}
+    assert set(rows) == {*_submissions(course), ENROLLED_ONLY}
+    assert {r["assignment"] for r in rows.values()} == {"katas"}
+    assert rows[ENROLLED_ONLY]["status"] == "missing", "a gradebook's student has a row"
+    assert (out / "report.html").is_file() and (out / "feedback" / "wrong.html").is_file()
+    assert "nbgrader autograde $a && nbgrader generate_feedback $a" in done.stdout
 
 
 def test_batch_adds_a_student_autograde_never_saw(course: Path) -> None:

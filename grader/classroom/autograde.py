@@ -7,7 +7,8 @@ the course's source/ folder. Here no kernel runs: JudgeSolutions takes the code
 of the notebook's solution cell, grades it with the same sandboxed judge as
 `grade --file`, and writes each check's verdict as the output of its test cell.
 nbgrader's own SaveAutoGrades then reads those outputs into the gradebook, and
-generate_feedback shows our diagnosis (never the hidden tests' source).
+generate_feedback shows our diagnosis (never the hidden tests' source), on nbgrader's page
+with each test cell named after its check and long verdicts wrapped (FeedbackExporter).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
-from nbconvert.exporters import NotebookExporter
+from jinja2 import DictLoader
+from nbconvert.exporters import HTMLExporter, NotebookExporter
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
 from nbformat.notebooknode import NotebookNode, from_dict
 from nbgrader import utils
@@ -36,7 +38,7 @@ from nbgrader.preprocessors import (
     OverwriteKernelspec,
     SaveAutoGrades,
 )
-from traitlets import Float, Integer
+from traitlets import Float, Integer, default
 from traitlets.config import Config
 
 from .. import catalog, judge
@@ -102,6 +104,25 @@ class TolerantExporter(NotebookExporter):
             return self.from_notebook_node(nb, resources=resources, **kw)
 
 
+def _changed_locked_cells(nb: NotebookNode) -> list[str]:
+    """The locked cells (tests, the exercise's text) a student changed: the checksum the
+    release recorded in each no longer matches it. nbgrader's OverwriteCells compares with the
+    gradebook's checksum instead, taken before the hidden tests were cleared, so there every
+    untouched hidden-test cell reads as changed; here it meets the course's own cells."""
+    changed = []
+    for cell in nb.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if not (meta.get("locked") and meta.get("checksum")):
+            continue
+        try:
+            same = utils.compute_checksum(cell) == meta["checksum"]
+        except (KeyError, TypeError, ValueError, AttributeError):
+            same = False  # metadata too broken to compute: not as it was released
+        if not same:
+            changed.append(str(meta.get("grade_id", "?")))
+    return changed
+
+
 class NormalizeSubmission(NbGraderPreprocessor):
     """The submission reduced to what is graded: the course's own notebook with the student's
     solution code in its solution cell (every solution cell's code, in order, as a kernel
@@ -113,6 +134,13 @@ class NormalizeSubmission(NbGraderPreprocessor):
     ) -> tuple[NotebookNode, dict[str, Any]]:
         names = resources["nbgrader"]
         template = self._template(names["assignment"], names["notebook"])
+        for grade_id in _changed_locked_cells(nb):
+            self.log.warning(
+                "%s changed the locked cell %s of %s: it is graded with the course's copy",
+                names["student"],
+                grade_id,
+                names["notebook"],
+            )
         problem = nb.metadata.get(PROBLEM, "")
         code = "" if problem else solution_code(nb)
         if not problem and not any(
@@ -170,6 +198,87 @@ class JudgeSolutions(NbGraderPreprocessor):
         return nb, resources
 
 
+FEEDBACK_TEMPLATE = "torch_katas_feedback.html.j2"
+# nbgrader's feedback page (the template named "feedback", index.html.j2 first on its path),
+# less two faults: its contents name every test cell "Test cell", and a verdict longer than the
+# page's width scrolls out of sight. Here a test cell whose first line is a comment or a heading
+# ("# ...": ours is the check's title, grader.classroom.course) is named by it; output wraps.
+FEEDBACK = r"""{%- extends "index.html.j2" -%}
+
+{%- macro contents_name(cell) -%}
+{%- set nbgrader = cell.metadata.nbgrader -%}
+{%- set first = cell.source.split("\n")[0] -%}
+{%- if nbgrader.task -%}Task
+{%- elif nbgrader.solution -%}
+{{- "Coding free-response" if cell.cell_type == "code" else "Written response" -}}
+{%- elif first.startswith("# ") and first[2:].strip() -%}{{ first[2:].strip() | e }}
+{%- else -%}Test cell
+{%- endif -%}
+{%- endmacro -%}
+
+{%- macro scored(score, points) -%}
+(Score: {{ score | float | round(2) }} / {{ points | float | round(2) }})
+{%- endmacro -%}
+
+{%- block header -%}
+{%- set wrap = "div.output_area pre { white-space: pre-wrap; word-break: normal; "
+                "overflow-wrap: anywhere; }" -%}
+{{ super() | replace("</head>", "<style>" ~ wrap ~ "</style>\n</head>") }}
+{%- endblock header -%}
+
+{%- block body -%}
+{%- set graded = resources.nbgrader -%}
+<body>
+  <a name="top"></a>
+  <div class="container">
+    <div class="panel panel-default">
+      <div class="panel-heading">
+        <h4>{{ graded.notebook }} {{ scored(graded.score, graded.max_score) }}</h4>
+        <div id="toc">
+          <ol>
+          {%- for cell in nb.cells if cell.metadata.nbgrader %}
+            {%- set nbgrader = cell.metadata.nbgrader %}
+            {%- if nbgrader.grade or nbgrader.task %}
+            <li><a href="#{{ nbgrader.grade_id }}">{{ contents_name(cell) }}</a>
+              {{- " " ~ scored(nbgrader.score, nbgrader.points) }}</li>
+            {%- endif %}
+            {%- if nbgrader.comment %}
+            <li><a href="#comment-{{ nbgrader.grade_id }}">Comment</a></li>
+            {%- endif %}
+          {%- endfor %}
+          {%- if graded.late_penalty > 0 %}
+            <li class="late-penalty">Late submission penalty
+              (Score: -{{ graded.late_penalty | float | round(2) }})</li>
+          {%- endif %}
+          </ol>
+        </div>
+      </div>
+      <div class="panel-body">
+        <div id="notebook" class="border-box-sizing">
+          <div class="container" id="notebook-container">
+            {{ self.body_loop() }}
+          </div>
+        </div>
+      </div>
+    </div>
+  </div>
+</body>
+{%- endblock body -%}
+"""
+
+
+class FeedbackExporter(HTMLExporter):
+    """generate_feedback's exporter: nbgrader's page, from FEEDBACK."""
+
+    @default("extra_loaders")
+    def _feedback_loader(self) -> list[DictLoader]:
+        return [DictLoader({FEEDBACK_TEMPLATE: FEEDBACK})]
+
+    @default("template_file")
+    def _feedback_template(self) -> str:
+        return FEEDBACK_TEMPLATE
+
+
 def configure(c: Config) -> None:
     """Point an nbgrader config at our judge (called from the course's nbgrader_config.py)."""
     c.Autograde.exporter_class = TolerantExporter
@@ -192,5 +301,6 @@ def configure(c: Config) -> None:
     ]
     # feedback shows each check's verdict, never the hidden tests' source
     c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]
+    c.GenerateFeedback.exporter_class = FeedbackExporter
     # the release keeps the stub as it is; the reference's region leaves nothing behind
     c.ClearSolutions.code_stub = {"python": ""}

@@ -3,14 +3,23 @@
 Two layouts are understood:
     SUBMISSIONS/<student>/exNN_<slug>.py                      (files, as `grade --file`)
     SUBMISSIONS/<student>/<assignment>/exNN_<slug>.ipynb      (nbgrader's submitted/)
+A kata file may be named by its id alone (ex02.py) and in any case (Ex01.PY); a student's
+folder of files may hold notebooks too. Any other file is listed in OUT/skipped.txt with the
+reason. Two files of one student for the same kata are both left ungraded ("ambiguous"):
+either could be the one the student meant, and a guess would grade the other in silence.
+
+The class is every student's folder (for an nbgrader course, also every student of its
+gradebook); its katas are those of --katas, else for a course each assignment's notebooks in
+source/, else every kata some student handed in. Each student gets one row per kata of each
+assignment in scores.csv, "missing" when nothing was handed in.
 
 Grading processes, two per core, share one sandboxed worker (grader.parallel),
 which forks a fresh child per submission as `grade` does: same judge, same
 limits, same scores. A grading process takes a chunk of one kata's submissions at
 a time and grades them in one pytest session. A crash, hang or memory bomb costs
 only its own checks. Every finished grade is saved at once under OUT/graded/, so
-an interrupted batch resumes where it stopped; the CSV and the per-student JSON
-files are written from those at the end.
+an interrupted batch resumes where it stopped; the CSV, the per-student JSON
+files, report.html and each student's feedback page are written from those at the end.
 """
 
 from __future__ import annotations
@@ -19,10 +28,12 @@ import argparse
 import csv
 import json
 import secrets
+import sqlite3
 import sys
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from contextlib import closing
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +44,11 @@ from ..reporters import console
 from ..results import Result, fingerprint
 from ..sandbox import Limits
 from ..usage import EXIT_PASSED, UsageError
+from . import report
+from .report import Row
 
-CSV_FIELDS = ("student", "kata", "score", "max_score", "status")
+NBGRADER_OWN = {"timestamp.txt"}  # what nbgrader itself puts in a submitted assignment
+SHOWN_SKIPPED = 10  # files not graded that stderr names; skipped.txt has them all
 
 
 @dataclass(frozen=True)
@@ -48,7 +62,7 @@ class Job:
 
     @property
     def key(self) -> str:
-        return f"{self.student}/{self.kata}"
+        return "/".join(part for part in (self.student, self.assignment, self.kata) if part)
 
 
 def _kata_of(path: Path) -> Kata | None:
@@ -58,17 +72,89 @@ def _kata_of(path: Path) -> Kata | None:
         return None
 
 
-def find_jobs(root: Path) -> list[Job]:
-    """Every kata file under `root`, in either layout; other files are ignored."""
-    jobs = []
-    for student in sorted(p for p in root.iterdir() if p.is_dir()):
-        for path in sorted(student.glob("*.py")):
-            if kata := _kata_of(path):
-                jobs.append(Job(student.name, kata.name, path))
-        for path in sorted(student.glob("*/*.ipynb")):
-            if kata := _kata_of(path):
-                jobs.append(Job(student.name, kata.name, path, assignment=path.parent.name))
-    return jobs
+def _entries(folder: Path) -> list[Path]:
+    """A folder's entries, less hidden ones (.ipynb_checkpoints, .DS_Store) and caches."""
+    return sorted(
+        p for p in folder.iterdir() if not p.name.startswith(".") and p.name != "__pycache__"
+    )
+
+
+@dataclass
+class Found:
+    """What a submissions folder holds: the files to grade, and what is not graded, why."""
+
+    root: Path
+    only: set[str] | None = None  # the kata names of --katas
+    jobs: list[Job] = field(default_factory=list)
+    students: list[str] = field(default_factory=list)
+    # (student, assignment, kata) -> the files that each could be it
+    ambiguous: dict[tuple[str, str, str], list[Path]] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)  # "path: why", for skipped.txt
+
+    def skip(self, path: Path, reason: str) -> None:
+        self.skipped.append(f"{path.relative_to(self.root)}: {reason}")
+
+    def not_graded(self) -> list[str]:
+        """Every file that is not graded, with the reason: skipped.txt's lines."""
+        lines = list(self.skipped)
+        for (_, _, kata), paths in self.ambiguous.items():
+            names = ", ".join(str(path.relative_to(self.root)) for path in paths)
+            lines.append(f"{names}: {len(paths)} files for {kata}, neither graded")
+        return lines
+
+    def take(self, student: str, assignment: str, path: Path) -> tuple[str, str, str] | None:
+        """The (student, assignment, kata) that `path` is for, or None when it is skipped."""
+        suffix = path.suffix.lower()
+        if assignment and suffix != ".ipynb":
+            self.skip(path, "not a notebook (an assignment's folder is read for exNN_*.ipynb)")
+            return None
+        if suffix not in (".py", ".ipynb"):
+            self.skip(path, "not a .py file or a notebook")
+            return None
+        kata = _kata_of(path)
+        if kata is None:
+            self.skip(path, f"not named after a kata (exNN_slug{suffix}, or exNN{suffix})")
+            return None
+        if self.only is not None and kata.name not in self.only:
+            self.skip(path, f"{kata.id} is not one of --katas")
+            return None
+        return student, assignment, kata.name
+
+
+def _files(student: Path, found: Found) -> Iterator[tuple[str, Path]]:
+    """A student's files, each with its assignment ('' for those in the student's folder)."""
+    for entry in _entries(student):
+        if not entry.is_dir():
+            yield "", entry
+            continue
+        for path in _entries(entry):
+            if path.is_dir():
+                found.skip(path, "a folder inside an assignment's folder is not read")
+            elif path.name not in NBGRADER_OWN:
+                yield entry.name, path
+
+
+def find_work(root: Path, only: set[str] | None = None, ignore: Path | None = None) -> Found:
+    """Every kata file under `root`, in either layout, and every other file, with the reason
+    it is not graded. `ignore` is a folder that is not a student's (the output folder)."""
+    found = Found(root, only)
+    candidates: dict[tuple[str, str, str], list[Path]] = {}
+    for folder in _entries(root):
+        if folder == ignore:
+            continue
+        if not folder.is_dir():
+            found.skip(folder, "not in a student's folder (<student>/exNN_slug.py)")
+            continue
+        found.students.append(folder.name)
+        for assignment, path in _files(folder, found):
+            if key := found.take(folder.name, assignment, path):
+                candidates.setdefault(key, []).append(path)
+    for (student, assignment, kata), paths in candidates.items():
+        if len(paths) == 1:
+            found.jobs.append(Job(student, kata, paths[0], assignment))
+        else:
+            found.ambiguous[(student, assignment, kata)] = paths
+    return found
 
 
 def read_code(job: Job) -> tuple[str, str]:
@@ -76,10 +162,12 @@ def read_code(job: Job) -> tuple[str, str]:
     from ..judge import read_submission
 
     text, problem = read_submission(job.path)
-    if problem or job.path.suffix != ".ipynb":
+    if problem or job.path.suffix.lower() != ".ipynb":
         return text, problem
     try:
-        return notebooks.solution_code(json.loads(text)), ""
+        if job.assignment:  # nbgrader's: its solution cell alone, as autograde grades it
+            return notebooks.solution_code(json.loads(text)), ""
+        return notebooks.code_of(text)[0], ""  # any notebook, as `grade --file` reads it
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         return "", f"{job.path.name} is not a readable notebook ({type(exc).__name__}: {exc})"
 
@@ -89,15 +177,17 @@ def read_code(job: Job) -> tuple[str, str]:
 CHUNK_MAX = 16  # jobs of one kata graded in one pytest session (its start-up paid once)
 
 
-def _status(result: Result, problem: str) -> str:
+def _status(result: Result, problem: str) -> tuple[str, str]:
+    """The grade's status for scores.csv, and what it says about the file ('' if nothing)."""
     from ..judge import WORKER_BROKE
 
-    broke = any(check.output.startswith(WORKER_BROKE) for check in result.checks)
+    broke = [check.output for check in result.checks if check.output.startswith(WORKER_BROKE)]
     if problem or broke or not result.checks:
-        return "error"  # unreadable, or the grader could not run it: graded again on resume
+        # unreadable, or the grader could not run it: graded again on resume
+        return "error", problem or next(iter(broke), "the grader found no checks to run")
     if result.passed:
-        return "passed"
-    return "partial" if result.score > 0 else "failed"
+        return "passed", result.problem
+    return "partial" if result.score > 0 else "failed", result.problem
 
 
 def _grade(lane: Lane, chunk: tuple[list[Job], int]) -> list[tuple[Job, dict[str, Any]]]:
@@ -111,18 +201,18 @@ def _grade(lane: Lane, chunk: tuple[list[Job], int]) -> list[tuple[Job, dict[str
         submissions.append(judge.Submission(code, str(job.path), problem))
     kata = catalog.find(jobs[0].kata)
     results = judge.grade_sources(kata, submissions, seed=seed, lane=lane)
-    return [
-        (
-            job,
-            {
-                "fingerprint": result.fingerprint,
-                "status": _status(result, submission.problem),
-                "scores": {check.check: check.score for check in result.checks},
-                "result": result.to_gradescope(),
-            },
-        )
-        for job, submission, result in zip(jobs, submissions, results, strict=True)
-    ]
+    graded = []
+    for job, submission, result in zip(jobs, submissions, results, strict=True):
+        status, message = _status(result, submission.problem)
+        record = {
+            "fingerprint": result.fingerprint,
+            "status": status,
+            "message": message,
+            "scores": {check.check: check.score for check in result.checks},
+            "result": result.to_gradescope(),
+        }
+        graded.append((job, record))
+    return graded
 
 
 def _chunks(jobs: list[Job], processes: int) -> list[list[Job]]:
@@ -156,6 +246,16 @@ def _grades_by_cell(gb: Any, submission: Any) -> dict[tuple[str, str], Any]:
     return {(notebook, cell): grade for grade, notebook, cell in rows}
 
 
+def _gradebook_students(database: Path) -> set[str]:
+    """The students an nbgrader gradebook enrolled (`nbgrader db student add`), read without
+    importing nbgrader; none when it cannot be read."""
+    try:
+        with closing(sqlite3.connect(f"{database.as_uri()}?mode=ro", uri=True)) as db:
+            return {student for (student,) in db.execute("SELECT id FROM student")}
+    except sqlite3.Error:
+        return set()
+
+
 def _import_nbgrader() -> None:
     """nbgrader.api, for the gradebook (0.5 s: nbformat, nbgrader's server extensions).
 
@@ -172,18 +272,22 @@ def _import_nbgrader() -> None:
 class Batch:
     """A batch's jobs and its output folder: what is done, what is left."""
 
-    def __init__(self, root: Path, out: Path) -> None:
+    def __init__(self, root: Path, out: Path | None = None, katas: list[Kata] | None = None):
         root = root.resolve()
         if (root / "submitted").is_dir():  # an nbgrader course directory was named
             root = root / "submitted"
         self.root = root
-        self.out = out.resolve()
         # nbgrader's layout: the course holds the gradebook, and source/ holds the references
         self.course = root.parent if (root.parent / "gradebook.db").is_file() else None
-        self.jobs = find_jobs(root)
+        # a course's grades go in it; a folder of files gets grades/ beside it, not a student
+        default = self.course / "grades" if self.course else root.parent / "grades"
+        self.out = (out or default).resolve()
+        self.only = {kata.name for kata in katas} if katas else None
+        self.found = find_work(root, self.only, ignore=self.out)
+        self.jobs = self.found.jobs
 
     def _record_path(self, job: Job) -> Path:
-        return self.out / "graded" / job.student / f"{job.kata}.json"
+        return self.out / "graded" / job.student / job.assignment / f"{job.kata}.json"
 
     def record(self, job: Job) -> dict[str, Any] | None:
         try:
@@ -237,31 +341,83 @@ class Batch:
             if (saved := self.record(job)) is not None:
                 yield job, saved
 
-    def write_reports(self) -> tuple[Path, int]:
-        """scores.csv and <student>.json; returns the CSV's path and how many rows it has."""
+    def write_skipped(self) -> tuple[Path, list[str]]:
+        """skipped.txt: every file not graded, and why (empty when every file was)."""
+        lines = self.found.not_graded()
+        self.out.mkdir(parents=True, exist_ok=True)
+        path = self.out / "skipped.txt"
+        path.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+        return path, lines
+
+    def students(self) -> list[str]:
+        """The class: every student's folder, and for a course every student it enrolled."""
+        students = set(self.found.students)
+        if self.course is not None:
+            students |= _gradebook_students(self.course / "gradebook.db")
+        return sorted(students)
+
+    def katas(self) -> dict[str, list[str]]:
+        """Each assignment's katas ('' for a folder of files), in learning order."""
+        by_assignment: dict[str, set[str]] = {}
+        handed_in = [(job.assignment, job.kata) for job in self.jobs]
+        for assignment, kata in handed_in + [key[1:] for key in self.found.ambiguous]:
+            by_assignment.setdefault(assignment, set()).add(kata)
+        for assignment, katas in by_assignment.items():
+            if self.only is not None:
+                katas |= self.only
+            elif self.course is not None and assignment:
+                source = self.course / "source" / assignment
+                katas |= {k.name for p in source.glob("*.ipynb") if (k := _kata_of(p))}
+        order = {kata.name: kata.number for kata in catalog.katas()}
+        return {
+            assignment: sorted(katas, key=order.__getitem__)
+            for assignment, katas in sorted(by_assignment.items())
+        }
+
+    def rows(self) -> list[Row]:
+        """One row per student, assignment and kata of the class: what scores.csv holds."""
+        jobs = {(job.student, job.assignment, job.kata): job for job in self.jobs}
+        katas = self.katas()
+        return [
+            self._row((student, assignment, kata), jobs.get((student, assignment, kata)))
+            for student in self.students()
+            for assignment, names in katas.items()
+            for kata in names
+        ]
+
+    def _row(self, key: tuple[str, str, str], job: Job | None) -> Row:
+        points = catalog.find(key[2]).points
+        if key in self.found.ambiguous:
+            paths = self.found.ambiguous[key]
+            names = " and ".join(path.name for path in paths)
+            why = f"{len(paths)} files for {key[2]}: {names}; neither was graded, keep one"
+            return Row(*key, 0.0, points, "ambiguous", why)
+        if job is None:
+            where = "/".join(part for part in key[1:] if part)
+            return Row(*key, 0.0, points, "missing", f"nothing handed in for {where}")
+        saved = self.record(job)
+        if saved is None:
+            return Row(*key, 0.0, points, "error", "not graded yet: run grade batch again")
+        doc = saved["result"]
+        message = saved.get("message", "")  # none in an older batch's records
+        return Row(*key, doc["score"], doc["max_score"], saved["status"], message, doc)
+
+    def write_reports(self, rows: list[Row]) -> tuple[Path, Path]:
+        """scores.csv, <student>.json, report.html and feedback/<student>.html; the CSV's
+        path and the report's."""
         by_student: dict[str, list[dict[str, Any]]] = {}
-        rows = []
-        for job, saved in self.records():
-            doc = saved["result"]
-            by_student.setdefault(job.student, []).append(doc)
-            rows.append(
-                {
-                    "student": job.student,
-                    "kata": job.kata,
-                    "score": doc["score"],
-                    "max_score": doc["max_score"],
-                    "status": saved["status"],
-                }
-            )
+        for row in rows:
+            if row.result is not None:
+                by_student.setdefault(row.student, []).append(row.result)
         for student, docs in by_student.items():
             path = self.out / f"{student}.json"
             path.write_text(json.dumps(docs, indent=2) + "\n", encoding="utf-8")
         table = self.out / "scores.csv"
         with table.open("w", newline="", encoding="utf-8") as f:
-            writer = csv.DictWriter(f, fieldnames=CSV_FIELDS)
+            writer = csv.DictWriter(f, fieldnames=report.CSV_FIELDS)
             writer.writeheader()
-            writer.writerows(rows)
-        return table, len(rows)
+            writer.writerows(row.csv() for row in rows)
+        return table, report.write(self.out, rows)
 
     def write_gradebook(self) -> int:
         """For the nbgrader layout: each check's score into the course's gradebook. A student
@@ -308,7 +464,15 @@ def main(argv: list[str]) -> int:
         "an nbgrader course (or its submitted/ folder) of <student>/<assignment>/*.ipynb.",
     )
     parser.add_argument("submissions", type=Path)
-    parser.add_argument("--out", type=Path, help="default: grades/ beside SUBMISSIONS_DIR")
+    parser.add_argument(
+        "--out", type=Path, help="default: a course's grades/, or grades/ beside SUBMISSIONS_DIR"
+    )
+    parser.add_argument(
+        "--katas",
+        help="the class's katas, e.g. ex01-ex05: other files are skipped, and a student "
+        "without one of them gets a 'missing' row (default: a course's notebooks, or every "
+        "kata some student handed in)",
+    )
     parser.add_argument(
         "--jobs",
         type=int,
@@ -323,10 +487,23 @@ def main(argv: list[str]) -> int:
         raise UsageError(f"{args.submissions} is not a directory")
     if args.jobs < 1 or args.time_limit <= 0:
         raise UsageError("--jobs and --time-limit must be positive")
-    out = args.out or args.submissions.resolve().parent / "grades"
-    work = Batch(args.submissions, out)
-    if not work.jobs:
-        raise UsageError(f"no kata files (exNN_*.py or .ipynb) for any student in {work.root}")
+    try:
+        katas = catalog.select(args.katas) if args.katas else None
+    except UnknownKata as exc:
+        raise UsageError(str(exc)) from None
+    work = Batch(args.submissions, args.out, katas)
+    if not work.jobs and not work.found.ambiguous:
+        skipped = "".join(f"\n  {line}" for line in work.found.skipped[:SHOWN_SKIPPED])
+        raise UsageError(
+            f"no kata files (exNN_*.py or .ipynb) for any student in {work.root}{skipped}"
+        )
+    listed, not_graded = work.write_skipped()
+    if not_graded:
+        print(f"{len(not_graded)} not graded (all in {listed}):", file=sys.stderr)
+        for line in not_graded[:SHOWN_SKIPPED]:
+            print(f"  {line}", file=sys.stderr)
+        if len(not_graded) > SHOWN_SKIPPED:
+            print(f"  and {len(not_graded) - SHOWN_SKIPPED} more", file=sys.stderr)
     todo = work.pending()
     done_before = len(work.jobs) - len(todo)
     if done_before:
@@ -346,8 +523,17 @@ def main(argv: list[str]) -> int:
         except KeyboardInterrupt:
             print("interrupted: run the same command again to resume", file=sys.stderr)
             return 130
-    table, rows = work.write_reports()
-    print(f"{rows} grades in {table}; one JSON per student in {work.out}")
+    rows = work.rows()
+    table, page = work.write_reports(rows)
+    print(f"{len(rows)} grades in {table}; the class report in {page}")
+    print(f"one JSON per student in {work.out}, and a feedback page each in {page.parent}/feedback")
     if work.course is not None:
         print(f"{work.write_gradebook()} notebooks' scores written to {work.course}/gradebook.db")
+        assignments = " ".join(sorted({job.assignment for job in work.jobs}))
+        print(
+            f"nbgrader's own feedback pages need its autograde first, in {work.course}: "
+            f"for a in {assignments}; do nbgrader autograde $a && nbgrader generate_feedback $a; "
+            "done"
+        )
+    print(report.summary(rows))
     return EXIT_PASSED

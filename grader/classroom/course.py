@@ -78,9 +78,12 @@ def sanity_cell_source(kata: Kata) -> str:
 
 
 def _test_cell_source(kata: Kata, check: Check) -> str:
+    """A test cell: its first line is the check's title, which names the cell in the contents
+    of nbgrader's feedback (grader.classroom.autograde.FEEDBACK)."""
     shown = textwrap.indent(check.source.rstrip("\n"), "# ", predicate=lambda _: True)
     return (
-        f"# Hidden check ({check.points:g} points): {check.title}\n"
+        f"# {check.title}\n"
+        f"# A hidden check worth {check.points:g} point{'' if check.points == 1 else 's'}.\n"
         f"{SANITY_FUNCTION}()  # the visible part; the hidden part runs when it is graded\n"
         "### BEGIN HIDDEN TESTS\n"
         "from grader.classroom.kernel import run_check\n\n"
