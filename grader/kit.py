@@ -210,14 +210,29 @@ def expect_tensor(
     else:
         close = got_d == want_d
     if not bool(close.all()):
-        index = tuple(int(i) for i in torch.nonzero(~close)[0])
-        at = f" at [{', '.join(map(str, index))}]" if index else ""
-        detail = f"{at}: expected {want_d[index].item():.6g}, got {got_d[index].item():.6g}"
-        if want_d.is_floating_point():
-            error = (got_d.double() - want_d.double()).abs().nan_to_num(math.inf).max().item()
-            detail += f" (max abs error {error:.3g})"
-        _fail_diagnosed(f"{what} is wrong{detail}", got, wrong)
+        _fail_diagnosed(f"{what} is wrong{_where_wrong(got_d, want_d, close)}", got, wrong)
     return got
+
+
+def _where_wrong(got: torch.Tensor, want: torch.Tensor, close: torch.Tensor) -> str:
+    """Where a tensor is wrong, in words: the value with the largest error (booleans: the first
+    wrong one), and how many of them are wrong."""
+    if want.dtype == torch.bool:
+        index = tuple(int(i) for i in torch.nonzero(~close)[0])
+        detail = f"{bool(got[index])} where {bool(want[index])} was expected"
+    else:
+        error = (got.double() - want.double()).abs().nan_to_num(math.inf, math.inf, math.inf)
+        flat = int(error.masked_fill(close, -1.0).argmax())  # the largest error of the wrong ones
+        index = tuple(int(i) for i in torch.unravel_index(torch.tensor(flat), want.shape))
+        detail = f"expected {want[index].item():.6g}, got {got[index].item():.6g}"
+    if want.numel() == 1:
+        return f": {detail}"
+    wrong, total = int((~close).sum()), want.numel()
+    at = ", ".join(map(str, index))
+    if wrong == 1:
+        return f" at [{at}]: {detail} (the only wrong value of {total})"
+    largest = "" if want.dtype == torch.bool else "the largest error; "
+    return f" at [{at}]: {detail} ({largest}{wrong} of {total} values are wrong)"
 
 
 def expect_number(
@@ -285,12 +300,38 @@ def context(what: str) -> Iterator[None]:
         raise Failure(f"{what}: {exc.message}", exc.misconception) from None
 
 
-def observed(seen: Any, kind: type, *keys: str) -> Any:
-    """A scenario's report of the expected kind (and keys); anything else means the submission
-    tampered with the worker, and fails plainly instead of crashing the check."""
-    if type(seen) is not kind or (keys and not all(k in seen for k in keys)):
-        fail(f"{TAMPERED} (it came back as {type_name(seen)})")
+def observed(seen: Any, kind: type, *keys: str, length: int | None = None) -> Any:
+    """A scenario's reply of the shape the check reads: a `kind` (a dict holding `keys`; a list
+    of `length` items, each a dict holding `keys` if any are named). Anything else means the
+    submission tampered with the worker, and fails plainly instead of crashing the check."""
+    problem = _malformed(seen, kind, keys, length)
+    if problem:
+        fail(f"{TAMPERED} ({problem})")
     return seen
+
+
+def _malformed(seen: Any, kind: type, keys: tuple[str, ...], length: int | None) -> str:
+    """What is wrong with a reply's shape, or "" when nothing is."""
+    if type(seen) is not kind:
+        return f"{type_name(seen)} where {kind.__name__} was expected"
+    if length is not None and len(seen) != length:
+        return f"{len(seen)} items where {length} were expected"
+    if not keys:
+        return ""
+    for item in seen if kind in (list, tuple) else [seen]:
+        if type(item) is not dict:
+            return f"an item of type {type_name(item)} where a dict was expected"
+        missing = [key for key in keys if key not in item]
+        if missing:
+            return f"no {missing[0]!r} in it"
+    return ""
+
+
+def value_and_grads(seen: Any, count: int) -> tuple[Any, list]:
+    """The reply of the shared scenario value_and_grad (scenarios.common): the learner's value,
+    and the gradient of each of the `count` arguments (None where none arrived)."""
+    seen = observed(seen, dict, "value", "grads")
+    return seen["value"], observed(seen["grads"], list, length=count)
 
 
 def case_value(outcome: Any, what: str) -> Any:

@@ -45,7 +45,7 @@ class FileWatch:
         thread = threading.Thread(target=self._listen, args=(watchfiles,), daemon=True)
         thread.start()
 
-    def _listen(self, watchfiles) -> None:  # noqa: ANN001
+    def _listen(self, watchfiles) -> None:
         for _ in watchfiles.watch(
             self.path.parent, stop_event=self._stop, debounce=50, raise_interrupt=False
         ):

@@ -14,7 +14,9 @@ from grader.kit import (
     explain,
     fail,
     fmt_shape,
+    observed,
     points,
+    random_seed,
     size,
 )
 from grader.worker.scenarios.ex01_affine_params import build_model, seeded_linear
@@ -75,20 +77,18 @@ LEADING_DIMS = Misconception(
 MATMUL_SHAPES = r"cannot be multiplied|size mismatch|must match the size|shapes cannot"
 
 
-def _seed(rng: torch.Generator) -> int:
-    return int(torch.randint(2**31, (), generator=rng))
-
-
 # ---------------------------------------------------------------- Affine's structure
 
 
 def _expect_tensor_attribute(seen: Any, name: str, shape: list[int], layer: str) -> None:
     """The attribute `name` of the learner's layer is a float32 nn.Parameter of `shape`."""
     attribute = f"{layer}.{name}"
-    if seen.get("type") != "Parameter":
+    seen = observed(seen, dict, "type")
+    if seen["type"] != "Parameter":
         if "shape" in seen:
             fail(f"{attribute} is a plain {seen['type']}, not an nn.Parameter", UNREGISTERED)
-        fail(f"{attribute} should be an nn.Parameter, got {seen.get('type')}")
+        fail(f"{attribute} should be an nn.Parameter, got {seen['type']}")
+    seen = observed(seen, dict, "shape", "dtype", "requires_grad")
     if seen["shape"] != shape:
         transposed = len(shape) == 2 and seen["shape"] == shape[::-1]
         fail(
@@ -104,10 +104,12 @@ def _expect_tensor_attribute(seen: Any, name: str, shape: list[int], layer: str)
         )
 
 
-def _expect_structure(seen: dict, in_features: int, out_features: int, bias: bool) -> None:
+def _expect_structure(seen: Any, in_features: int, out_features: int, bias: bool) -> None:
     """The learner's Affine registers exactly what nn.Linear registers, with its shapes."""
     layer = f"Affine({in_features}, {out_features}{'' if bias else ', bias=False'})"
-    weight, got_bias = seen["attributes"]["weight"], seen["attributes"]["bias"]
+    seen = observed(seen, dict, "attributes", "parameters", "state_dict")
+    attributes = observed(seen["attributes"], dict, "weight", "bias")
+    weight, got_bias = attributes["weight"], attributes["bias"]
     if weight in ("absent", None):
         fail(f"{layer} has no weight: store it as self.weight, the name nn.Linear uses")
     _expect_tensor_attribute(weight, "weight", [out_features, in_features], layer)
@@ -124,17 +126,18 @@ def _expect_structure(seen: dict, in_features: int, out_features: int, bias: boo
         )
     elif got_bias is not None:
         fail(
-            f"{layer}.bias should be None, got a {got_bias.get('type')}: bias=False means no "
-            "bias parameter at all, so nn.Linear(..., bias=False)'s state_dict holds only weight"
+            f"{layer}.bias should be None, got a {observed(got_bias, dict, 'type')['type']}: "
+            "bias=False means no bias parameter at all, so nn.Linear(..., bias=False)'s "
+            "state_dict holds only weight"
         )
 
     want = {"weight": [out_features, in_features], **({"bias": [out_features]} if bias else {})}
     listed = ", ".join(f"{key} {fmt_shape(shape)}" for key, shape in want.items())
-    registered = {name: shape for name, shape, _ in seen["parameters"]}
-    if len(seen["parameters"]) != len(want) or registered != want:
-        names = ", ".join(name for name, _, _ in seen["parameters"]) or "nothing"
+    registered = observed(seen["parameters"], dict)
+    if registered != want:
+        names = ", ".join(registered) or "nothing"
         fail(f"{layer} registers the parameters {names}; nn.Linear registers exactly {listed}")
-    state = {key: shape for key, shape in seen["state_dict"]}
+    state = observed(seen["state_dict"], dict)
     if state != want:
         fail(
             f"{layer}.state_dict() has the keys {', '.join(state) or 'none'}; nn.Linear's has "
@@ -142,14 +145,17 @@ def _expect_structure(seen: dict, in_features: int, out_features: int, bias: boo
         )
 
 
-def _expect_loaded(seen: dict, in_features: int, out_features: int, bias: bool) -> None:
-    """nn.Linear's state_dict loaded into the learner's Affine (diagnosed through its structure)."""
+def _expect_loaded(seen: Any, in_features: int, out_features: int, bias: bool, *keys: str) -> dict:
+    """nn.Linear's state_dict loaded into the learner's Affine (diagnosed through its structure);
+    the scenario's report, holding `keys` once it has loaded."""
+    seen = observed(seen, dict, "structure", "load_error")
     _expect_structure(seen["structure"], in_features, out_features, bias)
     if seen["load_error"]:
         fail(
             f"nn.Linear({in_features}, {out_features}).state_dict() does not load into your "
             f"Affine: {seen['load_error']}"
         )
+    return observed(seen, dict, *keys)
 
 
 # ---------------------------------------------------------------- checks
@@ -227,13 +233,13 @@ def test_affine_forward(learner, rng):
         (out_features, out_features, (batch, out_features)),  # square: a transpose is silent
     ]
     for fan_in, fan_out, shape in cases:
-        seed, x = _seed(rng), torch.randn(shape, generator=rng)
+        seed, x = random_seed(rng), torch.randn(shape, generator=rng)
         call = f"Affine({fan_in}, {fan_out}) on x of shape {fmt_shape(shape)}"
         # 2-D inputs come first: an error only with other leading dims is about those dims
         misconception, when = (TRANSPOSED, MATMUL_SHAPES) if x.dim() == 2 else (LEADING_DIMS, "")
         with context(call), explain(misconception, when=when):
             seen = learner.scenario("affine_forward", fan_in, fan_out, True, seed, x)
-        _expect_loaded(seen, fan_in, fan_out, True)
+        seen = _expect_loaded(seen, fan_in, fan_out, True, "output")
         linear = seeded_linear(fan_in, fan_out, True, seed)
         weight, bias = linear.weight.detach(), linear.bias.detach()
         expect_tensor(
@@ -254,11 +260,11 @@ def test_affine_forward(learner, rng):
 def test_affine_without_bias(learner, rng):
     """Affine(in, out, bias=False) has a weight, no bias, and computes x @ W.T"""
     in_features, out_features = distinct_sizes(rng, 2)
-    seed, x = _seed(rng), torch.randn(size(rng), in_features, generator=rng)
+    seed, x = random_seed(rng), torch.randn(size(rng), in_features, generator=rng)
     call = f"Affine({in_features}, {out_features}, bias=False) on x of shape {fmt_shape(x.shape)}"
     with context(call), explain(TRANSPOSED, when=MATMUL_SHAPES):
         seen = learner.scenario("affine_forward", in_features, out_features, False, seed, x)
-    _expect_loaded(seen, in_features, out_features, False)
+    seen = _expect_loaded(seen, in_features, out_features, False, "output")
     weight = seeded_linear(in_features, out_features, False, seed).weight.detach()
     expect_tensor(
         seen["output"],
@@ -274,13 +280,13 @@ def test_affine_without_bias(learner, rng):
 def test_affine_gradients(learner, rng):
     """backward through Affine reaches its weight, its bias and its input"""
     in_features, out_features = distinct_sizes(rng, 2)
-    seed, batch = _seed(rng), size(rng)
+    seed, batch = random_seed(rng), size(rng)
     x = torch.randn(batch, in_features, generator=rng, requires_grad=True)
     upstream = torch.randn(batch, out_features, generator=rng)
     call = f"Affine({in_features}, {out_features}) on x of shape {fmt_shape(x.shape)}"
     with context(f"{call}, then backward"), explain(TRANSPOSED, when=MATMUL_SHAPES):
         seen = learner.scenario("affine_grads", in_features, out_features, seed, x, upstream)
-    _expect_loaded(seen, in_features, out_features, True)
+    seen = _expect_loaded(seen, in_features, out_features, True, "output", "grads", "input_grad")
 
     linear = seeded_linear(in_features, out_features, True, seed)
     x_ref = x.detach().clone().requires_grad_(True)
@@ -300,9 +306,9 @@ def test_affine_gradients(learner, rng):
         "bias": linear.bias.grad,
         "input": x_ref.grad,
     }
-    got = {**seen["grads"], "input": seen["input_grad"]}
+    got = {**observed(seen["grads"], dict), "input": seen["input_grad"]}
     for name, want in wanted.items():
-        if got[name] is None:
+        if got.get(name) is None:
             fail(
                 f"after backward, the gradient of Affine's {name} is None: the output is not "
                 f"connected to the {name} through autograd (.data, .detach(), torch.no_grad() "

@@ -41,6 +41,11 @@ OUTER_BROADCAST = Misconception(
     "pred (B, 1) minus target (B,) broadcasts to a (B, B) matrix of every pair, so the mean is "
     "over B*B wrong differences. Make the shapes equal first: pred.squeeze(1) or pred.view(-1).",
 )
+SUM_NOT_MEAN = Misconception(
+    "ex02/sum-not-mean",
+    "This is the sum of the squared differences, B times the mean: mse divides by the number of "
+    "pairs (.mean(), not .sum()), so the loss does not grow with the batch size.",
+)
 NO_NEW_AXIS = Misconception(
     "ex02/no-new-axis",
     "a - b pairs a[i] only with b[i]. For every pair (i, j) give each side its own axis: "
@@ -104,12 +109,16 @@ def test_mse(learner, rng):
         pred = torch.randn(batch, 1, generator=rng)
         target = torch.randn(batch, generator=rng)
         outer = (pred - target) ** 2  # (B, B): every pred against every target
+        squares = (pred[:, 0] - target) ** 2  # (B,)
         got = learner.mse(pred, target)
         expect_tensor(
             got,
-            ((pred[:, 0] - target) ** 2).mean(),
+            squares.mean(),
             f"mse with B={batch}",
-            wrong={OUTER_BROADCAST: (outer.mean(), outer)},
+            wrong={
+                OUTER_BROADCAST: (outer.mean(), outer, outer.sum()),
+                SUM_NOT_MEAN: squares.sum(),
+            },
         )
     expect_loop_free(learner.source, "mse", PYTHON_LOOP)
 

@@ -1,6 +1,7 @@
 """Hidden checks for ex03_gather_nll: differential against torch's own losses, in the judge."""
 
 from contextlib import contextmanager
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -18,6 +19,7 @@ from grader.kit import (
     points,
     size,
     type_name,
+    value_and_grads,
 )
 from grader.rules import Rule
 
@@ -149,6 +151,11 @@ def _common_mistakes(want, want_sum, reduction):
     return wrong
 
 
+def _expect_loss(got, want, what, atol=1e-5, wrong=None) -> None:
+    """The learner's losses (or gradients) equal torch's to float32 rounding."""
+    expect_tensor(got, want, what, rtol=1e-4, atol=atol, wrong=wrong)
+
+
 def _log_probs(rng, rows, classes):
     return (torch.randn(rows, classes, generator=rng) * 2).log_softmax(-1)
 
@@ -166,12 +173,10 @@ def test_nll_loss_picks_the_target(learner, rng):
         with explain(GATHER_WRONG_DIM, when=GATHER_DIM_ERROR):
             got = learner.nll_loss(log_probs, targets, reduction="none", forbid=FORBIDDEN)
         want = F.nll_loss(log_probs, targets, reduction="none")
-        expect_tensor(
+        _expect_loss(
             got,
             want,
             f'nll_loss(reduction="none") of ({n}, {c}) log_probs',
-            rtol=1e-4,
-            atol=1e-5,
             wrong={MISSING_MINUS: -want, GATHER_WRONG_DIM: _wrong_dim(log_probs, targets, "none")},
         )
 
@@ -187,12 +192,10 @@ def test_nll_loss_mean_and_sum(learner, rng):
         with explain(GATHER_WRONG_DIM, when=GATHER_DIM_ERROR):
             got = learner.nll_loss(log_probs, targets, forbid=FORBIDDEN, **kwargs)
         want = F.nll_loss(log_probs, targets, reduction=reduction)
-        expect_tensor(
+        _expect_loss(
             got,
             want,
             f'nll_loss(reduction="{reduction}") of ({n}, {n}) log_probs',
-            rtol=1e-4,
-            atol=1e-5,
             wrong={
                 **_common_mistakes(want, want_sum, reduction),
                 GATHER_WRONG_DIM: _wrong_dim(log_probs, targets, reduction),
@@ -244,12 +247,10 @@ def test_cross_entropy_matches_torch(learner, rng):
             with explain(GATHER_WRONG_DIM, when=GATHER_DIM_ERROR):
                 got = learner.cross_entropy(logits, targets, reduction=reduction, forbid=FORBIDDEN)
             want = F.cross_entropy(logits, targets, reduction=reduction)
-            expect_tensor(
+            _expect_loss(
                 got,
                 want,
                 f'cross_entropy(reduction="{reduction}") of ({n}, {c}) logits',
-                rtol=1e-4,
-                atol=1e-5,
                 wrong={
                     **_common_mistakes(want, want_sum, reduction),
                     GATHER_WRONG_DIM: _wrong_dim(log_probs, targets, reduction),
@@ -269,12 +270,10 @@ def test_cross_entropy_leading_dims(learner, rng):
             with explain(LEADING_DIMS, when=SHAPE_ERROR):
                 got = learner.cross_entropy(logits, targets, reduction=reduction, forbid=FORBIDDEN)
             want = _torch_ce(logits, targets, reduction)
-            expect_tensor(
+            _expect_loss(
                 got,
                 want,
                 f'cross_entropy(reduction="{reduction}") of {tuple(shape)} logits',
-                rtol=1e-4,
-                atol=1e-5,
                 wrong={
                     **_common_mistakes(want, want_sum, reduction),
                     LEADING_DIMS: _unflattened(logits, targets, reduction),
@@ -352,12 +351,10 @@ def test_cross_entropy_ignore_index(learner, rng):
                     logits, targets, reduction=reduction, forbid=FORBIDDEN, **kwargs
                 )
             want = _torch_ce(logits, targets, reduction, ignore_index)
-            expect_tensor(
+            _expect_loss(
                 got,
                 want,
                 f'cross_entropy(reduction="{reduction}", ignore_index={ignore_index}) of {what}',
-                rtol=1e-4,
-                atol=1e-5,
                 wrong=_ignore_mistakes(logits, targets, reduction, ignore_index, want),
             )
 
@@ -366,15 +363,27 @@ def _not_finite(got) -> bool:
     return not bool(torch.isfinite(got).all())
 
 
-def _expect_gradient(observed, want_grad, what, atol, wrong=None):
-    grads = observed["grads"]
-    grad = grads[0] if type(grads) is list and grads else None
+def _value_and_grad(learner, logits, targets, **kwargs) -> tuple[Any, Any]:
+    """cross_entropy's value on logits that require grad, and the gradient that reached them."""
+    seen = learner.scenario(
+        "value_and_grad",
+        "cross_entropy",
+        logits.clone().requires_grad_(),
+        targets,
+        forbid=FORBIDDEN,
+        **kwargs,
+    )
+    value, (logits_grad, _) = value_and_grads(seen, 2)
+    return value, logits_grad
+
+
+def _expect_gradient(grad, want_grad, what, atol, wrong=None):
     if grad is None:
         fail(
             f"no gradient reached the logits through {what}: keep the whole computation in "
             "torch (no .item(), .detach(), .numpy() or torch.tensor(...) of results)"
         )
-    expect_tensor(grad, want_grad, f"the gradient of {what}", rtol=1e-4, atol=atol, wrong=wrong)
+    _expect_loss(grad, want_grad, f"the gradient of {what}", atol=atol, wrong=wrong)
 
 
 @points(1)
@@ -385,23 +394,10 @@ def test_cross_entropy_gradient(learner, rng):
     want = _torch_ce(leaf, targets, "mean")
     (want_grad,) = torch.autograd.grad(want, leaf)
     with _explain_padded(-100):
-        observed = learner.scenario(
-            "value_and_grad",
-            "cross_entropy",
-            logits.clone().requires_grad_(),
-            targets,
-            forbid=FORBIDDEN,
-        )
-    what = f"cross_entropy of {what}"
-    expect_tensor(
-        observed["value"],
-        want.detach(),
-        what,
-        rtol=1e-4,
-        atol=1e-5,
-        wrong=_ignore_mistakes(logits, targets, "mean", -100, want.detach()),
-    )
-    _expect_gradient(observed, want_grad, what, atol=1e-6)
+        value, grad = _value_and_grad(learner, logits, targets)
+    what, want = f"cross_entropy of {what}", want.detach()
+    _expect_loss(value, want, what, wrong=_ignore_mistakes(logits, targets, "mean", -100, want))
+    _expect_gradient(grad, want_grad, what, atol=1e-6)
 
 
 @points(1)
@@ -414,22 +410,14 @@ def test_cross_entropy_large_logits(learner, rng):
     leaf = logits.clone().requires_grad_()
     want = _torch_ce(leaf, targets, "none")
     (want_grad,) = torch.autograd.grad(want.sum(), leaf)
-    observed = learner.scenario(
-        "value_and_grad",
-        "cross_entropy",
-        logits.clone().requires_grad_(),
-        targets,
-        reduction="none",
-        forbid=FORBIDDEN,
-    )
+    value, grad = _value_and_grad(learner, logits, targets, reduction="none")
     what = f'cross_entropy(reduction="none") of ({n}, {c}) logits of magnitude 1e4'
-    expect_tensor(
-        observed["value"],
+    _expect_loss(
+        value,
         want.detach(),
         what,
-        rtol=1e-4,
         atol=1e-2,
         wrong={LOG_OF_SOFTMAX: _not_finite, MISSING_MINUS: -want.detach()},
     )
     # log-probabilities near 1e4 carry float32 rounding of ~1e-3, and so do the gradients
-    _expect_gradient(observed, want_grad, what, atol=1e-3, wrong={LOG_OF_SOFTMAX: _not_finite})
+    _expect_gradient(grad, want_grad, what, atol=1e-3, wrong={LOG_OF_SOFTMAX: _not_finite})

@@ -13,7 +13,17 @@ from typing import Any, NamedTuple
 
 import torch
 
-from grader.kit import Failure, Misconception, expect, explain, fail, points, size
+from grader.kit import (
+    Misconception,
+    expect,
+    explain,
+    fail,
+    observed,
+    points,
+    random_seed,
+    size,
+    uniform,
+)
 from grader.replay import ReplayedOptimizer
 from grader.worker.scenarios.ex04_training_loop import OPTIMIZERS, build_model
 
@@ -84,9 +94,10 @@ WRONG_ORDERS = {
 
 
 def _setup(rng: torch.Generator, optimizer: str, loss: str, epochs: int | None) -> dict[str, Any]:
-    lr = (0.01 if optimizer == "adamw" else 0.05) * (1 + 3 * torch.rand((), generator=rng).item())
+    low = 0.01 if optimizer == "adamw" else 0.05
+    lr = uniform(rng, low, 4 * low)
     setup = {
-        "seed": int(torch.randint(2**31, (), generator=rng)),
+        "seed": random_seed(rng),
         "optimizer": optimizer,
         "lr": lr,
         "loss": loss,
@@ -138,22 +149,23 @@ class Report(NamedTuple):
     modes: list[bool]
 
 
+def _float(value: Any) -> float | None:
+    return value if type(value) is float else None  # the scenario sends a float or None
+
+
 def _read(obs: Any) -> Report:
-    try:
-        losses = obs["losses"]
-        values = None if losses is None else [loss["value"] for loss in losses]
-        return Report(
-            str(obs["returned"]),
-            losses,
-            values,
-            dict(obs["params"]),
-            dict(obs["grads"]),
-            list(obs["modes"]),
-        )
-    except (TypeError, KeyError, ValueError):
-        raise Failure(
-            "the report of your training run came back garbled: does your code patch the grader?"
-        ) from None
+    obs = observed(obs, dict, "returned", "losses", "modes", "params", "grads")
+    losses = obs["losses"]
+    if losses is not None:
+        losses = observed(losses, list, "type", "value", "graph")
+    return Report(
+        str(obs["returned"]),
+        losses,
+        None if losses is None else [_float(loss["value"]) for loss in losses],
+        observed(obs["params"], dict),
+        observed(obs["grads"], dict),
+        observed(obs["modes"], list),
+    )
 
 
 def _same_tensor(got: Any, want: torch.Tensor | None) -> bool:

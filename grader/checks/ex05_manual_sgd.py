@@ -24,6 +24,7 @@ from grader.kit import (
     points,
     size,
     type_name,
+    uniform,
 )
 from grader.rules import Rule
 
@@ -81,6 +82,12 @@ GRADS_NOT_CLEARED = Misconception(
     "zero_grad([w, b]) once every step (after sgd_step, or before backward), and make sure it "
     "really clears them.",
 )
+SUM_NOT_MEAN = Misconception(
+    "ex05/sum-not-mean",
+    "The loss is the sum of the squared errors, not their mean: its gradient is N times larger "
+    "(N points), so every step is N times too long and (w, b) overshoot and blow up instead of "
+    "settling. fit_line minimises the MEAN squared error: ((w * x + b - y) ** 2).mean().",
+)
 GRAD_MODIFIED = Misconception(
     "ex05/grad-modified",
     "sgd_step changed p.grad. A step only reads the gradients; other code may still read them "
@@ -95,12 +102,9 @@ GENERATOR_REUSED = Misconception(
     "Loop over params once, or make a list first: params = list(params).",
 )
 
+OBSERVATIONS = ("values", "grads", "same_memory", "leaf", "requires_grad")  # per param
 LEAF_ERROR = r"leaf Variable that requires grad"
 NONE_ERROR = r"NoneType"
-
-
-def _uniform(rng: torch.Generator, low: float, high: float) -> float:
-    return low + (high - low) * float(torch.rand((), generator=rng))
 
 
 def _case(rng: torch.Generator, without_grad: int = 0) -> tuple[list, list]:
@@ -113,6 +117,22 @@ def _case(rng: torch.Generator, without_grad: int = 0) -> tuple[list, list]:
     for i in torch.randperm(len(shapes), generator=rng)[:without_grad].tolist():
         grads[i] = None
     return values, grads
+
+
+def _observations(seen: Any, count: int) -> dict[str, list]:
+    """A report of step_params or clear_grads: each observation a list of one entry per param."""
+    seen = observed(seen, dict, *OBSERVATIONS)
+    for key in OBSERVATIONS:
+        observed(seen[key], list, length=count)
+    return seen
+
+
+def _stepped(
+    learner: Any, values: list, grads: list, lr: float, weight_decay: float | None, **kwargs: Any
+) -> dict[str, list]:
+    """The params after the learner's sgd_step (the scenario step_params), observed."""
+    seen = learner.scenario("step_params", values, grads, lr, weight_decay, **kwargs)
+    return _observations(seen, len(values))
 
 
 def _torch_sgd(values: list, grads: list, lr: float, weight_decay: float) -> list:
@@ -142,14 +162,14 @@ def _step(
     )
     args = (values, grads, lr, weight_decay)
     with explain(NO_NO_GRAD, when=LEAF_ERROR), explain(NONE_GRAD, when=NONE_ERROR):
-        obs = learner.scenario("step_params", *args)
+        obs = _stepped(learner, *args)
     decay = weight_decay or 0.0
     want = _torch_sgd(values, grads, lr, decay)
     if not all(
         close(got, expected, 1e-5, 1e-6) for got, expected in zip(obs["values"], want, strict=True)
     ):
         try:
-            as_list = learner.scenario("step_params", *args, as_list=True)["values"]
+            as_list = _stepped(learner, *args, as_list=True)["values"]
         except Failure:  # it fails with a list too: not the generator's fault
             as_list = []
         if as_list and all(close(g, e, 1e-5, 1e-6) for g, e in zip(as_list, want, strict=True)):
@@ -175,7 +195,7 @@ def _step(
 def test_step_updates_in_place(learner, rng):
     """sgd_step updates every parameter in place, like torch.optim.SGD"""
     values, grads = _case(rng)
-    obs, call = _step(learner, values, grads, _uniform(rng, 0.05, 0.5))
+    obs, call = _step(learner, values, grads, uniform(rng, 0.05, 0.5))
     for i, same in enumerate(obs["same_memory"]):
         expect(
             same,
@@ -190,11 +210,11 @@ def test_step_updates_in_place(learner, rng):
 def test_step_keeps_leaves_and_grads(learner, rng):
     """sgd_step keeps params as leaves that require grad, and leaves .grad alone"""
     values, grads = _case(rng)
-    lr = _uniform(rng, 0.05, 0.5)
+    lr = uniform(rng, 0.05, 0.5)
     _step(learner, values, grads, lr)
-    weight_decay = _uniform(rng, 0.05, 0.5)  # decay added into p.grad in place shows here
+    weight_decay = uniform(rng, 0.05, 0.5)  # decay added into p.grad in place shows here
     with explain(NO_NO_GRAD, when=LEAF_ERROR):
-        obs = learner.scenario("step_params", values, grads, lr, weight_decay)
+        obs = _stepped(learner, values, grads, lr, weight_decay)
     call = _call(f"lr={lr:.4g}, weight_decay={weight_decay:.4g}")
     for i, grad in enumerate(grads):
         expect(
@@ -219,11 +239,11 @@ def test_step_keeps_leaves_and_grads(learner, rng):
 def test_step_skips_missing_grads(learner, rng):
     """sgd_step skips params whose .grad is None"""
     values, grads = _case(rng, without_grad=2)
-    lr = _uniform(rng, 0.05, 0.5)
+    lr = uniform(rng, 0.05, 0.5)
     _step(learner, values, grads, lr)
-    weight_decay = _uniform(rng, 0.05, 0.5)  # decay must not move a param without a gradient
+    weight_decay = uniform(rng, 0.05, 0.5)  # decay must not move a param without a gradient
     with explain(NONE_GRAD, when=NONE_ERROR), explain(NO_NO_GRAD, when=LEAF_ERROR):
-        obs = learner.scenario("step_params", values, grads, lr, weight_decay)
+        obs = _stepped(learner, values, grads, lr, weight_decay)
     call = _call(f"lr={lr:.4g}, weight_decay={weight_decay:.4g}")
     for i, grad in enumerate(grads):
         if grad is not None:
@@ -242,9 +262,9 @@ def test_step_skips_missing_grads(learner, rng):
 def test_step_weight_decay(learner, rng):
     """sgd_step applies weight decay like torch.optim.SGD"""
     values, grads = _case(rng)
-    lr = _uniform(rng, 0.05, 0.5)
+    lr = uniform(rng, 0.05, 0.5)
     _step(learner, values, grads, lr, weight_decay=0.0)
-    _step(learner, values, grads, lr, weight_decay=_uniform(rng, 0.05, 0.5))
+    _step(learner, values, grads, lr, weight_decay=uniform(rng, 0.05, 0.5))
 
 
 @points(1)
@@ -252,7 +272,7 @@ def test_zero_grad(learner, rng):
     """zero_grad clears every gradient"""
     values, grads = _case(rng, without_grad=1)
     with explain(NONE_GRAD, when=NONE_ERROR):
-        obs = learner.scenario("clear_grads", values, grads)
+        obs = _observations(learner.scenario("clear_grads", values, grads), len(values))
     for i, value in enumerate(values):
         got = obs["grads"][i]
         cleared = got is None or (
@@ -278,16 +298,20 @@ def _gradient_descent(
     steps: int,
     accumulate: bool = False,
     ascend: bool = False,
+    summed: bool = False,
 ) -> tuple[float, float]:
     """Full-batch GD on mean((w x + b - y)^2) from w = b = 0, in float64. The mistakes: with
-    `accumulate` gradients are never cleared; with `ascend` each step goes up the gradient."""
+    `accumulate` gradients are never cleared; with `ascend` each step goes up the gradient;
+    `summed` descends the sum of the squares instead of their mean."""
     x, y = x.double(), y.double()
     w = b = 0.0
     grad_w = grad_b = 0.0
     direction = 1.0 if ascend else -1.0
+    scale = len(x) if summed else 1
     for _ in range(steps):
         residual = w * x + b - y  # (N,)
-        fresh_w, fresh_b = float(2 * (residual * x).mean()), float(2 * residual.mean())
+        fresh_w = scale * float(2 * (residual * x).mean())
+        fresh_b = scale * float(2 * residual.mean())
         grad_w = grad_w + fresh_w if accumulate else fresh_w
         grad_b = grad_b + fresh_b if accumulate else fresh_b
         w, b = w + direction * lr * grad_w, b + direction * lr * grad_b
@@ -297,9 +321,17 @@ def _gradient_descent(
 def _line(rng: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """Noisy points near a random line; x off-centre so w and b interact."""
     n = size(rng, 16, 48)
-    x = torch.randn(n, generator=rng) + _uniform(rng, -0.5, 0.5)
-    w, b = _uniform(rng, -2, 2), _uniform(rng, -2, 2)
+    x = torch.randn(n, generator=rng) + uniform(rng, -0.5, 0.5)
+    w, b = uniform(rng, -2, 2), uniform(rng, -2, 2)
     return x, w * x + b + 0.1 * torch.randn(n, generator=rng)
+
+
+def _same_run(got: float, want: float) -> bool:
+    """`got` is where float32 gradient descent ends up when float64 GD ends at `want`: close,
+    or both blown up (float32 overflows to inf, then nan, long before float64 does)."""
+    if not math.isfinite(want) or abs(want) > 1e30:
+        return not math.isfinite(got) or abs(got) > 1e30
+    return math.isclose(got, want, rel_tol=1e-3, abs_tol=1e-3)
 
 
 def _expect_line(got: Any, x: torch.Tensor, y: torch.Tensor, lr: float, steps: int, what: str):
@@ -317,6 +349,7 @@ def _expect_line(got: Any, x: torch.Tensor, y: torch.Tensor, lr: float, steps: i
     want = _gradient_descent(x, y, lr, steps)
     piled_up = _gradient_descent(x, y, lr, steps, accumulate=True)
     uphill = _gradient_descent(x, y, lr, steps, ascend=True)
+    summed = _gradient_descent(x, y, lr, steps, summed=True)
     for i, name in enumerate("wb"):
         expect_number(
             got[i],
@@ -330,6 +363,7 @@ def _expect_line(got: Any, x: torch.Tensor, y: torch.Tensor, lr: float, steps: i
                 GRADS_NOT_CLEARED: lambda g: math.isclose(
                     g, piled_up[i], rel_tol=1e-3, abs_tol=1e-3
                 ),
+                SUM_NOT_MEAN: lambda g: _same_run(g, summed[i]),
             },
         )
 
@@ -338,7 +372,7 @@ def _expect_line(got: Any, x: torch.Tensor, y: torch.Tensor, lr: float, steps: i
 def test_fit_line(learner, rng):
     """fit_line returns (w, b) after `steps` steps of gradient descent on the MSE"""
     x, y = _line(rng)
-    lr, steps = _uniform(rng, 0.05, 0.15), size(rng, 10, 40)  # too few steps to converge
+    lr, steps = uniform(rng, 0.05, 0.15), size(rng, 10, 40)  # too few steps to converge
     with explain(NO_NO_GRAD, when=LEAF_ERROR):
         got = learner.fit_line(x, y, lr=lr, steps=steps)
     _expect_line(got, x, y, lr, steps, f"fit_line(x, y, lr={lr:.4g}, steps={steps})")
@@ -351,7 +385,7 @@ def test_fit_line(learner, rng):
 def test_fit_line_uses_your_functions(learner, rng):
     """fit_line calls your sgd_step and zero_grad every step"""
     x, y = _line(rng)
-    lr, steps = _uniform(rng, 0.05, 0.15), size(rng, 10, 40)
+    lr, steps = uniform(rng, 0.05, 0.15), size(rng, 10, 40)
     expect_rule(
         learner.source, OWN_FUNCTIONS, "fit_line should use your sgd_step and zero_grad", None
     )

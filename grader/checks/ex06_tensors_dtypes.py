@@ -15,7 +15,9 @@ from grader.kit import (
     expect,
     expect_tensor,
     fail,
+    observed,
     points,
+    random_seed,
     seconds,
     size,
     type_name,
@@ -207,10 +209,9 @@ def test_from_numpy_shared(learner, rng):
         ("float32", [size(rng), size(rng)]),
         ("int64", [size(rng), size(rng)]),
     ]:
-        seed = int(torch.randint(0, 2**31, (), generator=rng))
+        seed = random_seed(rng)
         want = torch.from_numpy(build_array(seed, shape, dtype))
-        obs = learner.scenario("watch_shared", seed, shape, dtype)
-        expect(type(obs) is dict, f"the shared-memory scenario returned {type_name(obs)}")
+        obs = observed(learner.scenario("watch_shared", seed, shape, dtype), dict, "value")
         what = f"from_numpy_shared(arr) for a {dtype} arr of shape {tuple(shape)}"
         expect_tensor(
             obs.get("value"),

@@ -16,6 +16,7 @@ from grader.kit import (
     explain,
     fail,
     fmt_shape,
+    observed,
     points,
     size,
     type_name,
@@ -54,6 +55,13 @@ REVERSED_STRIDES = Misconception(
     "the sizes after d. Build them from the right, put them back in dim order, and pair "
     "index[d] with strides[d].",
 )
+OWN_DIM_IN_STRIDE = Misconception(
+    "ex07/own-dim-in-stride",
+    "Each of your strides includes its own dim's size. A dim's stride is how many elements one "
+    "step along it skips, and one step skips one whole block of the dims AFTER it: the product "
+    "of the sizes after d, not from d on. So the last dim's stride is 1 (nothing comes after "
+    "it), and (2, 3, 4) has strides (12, 4, 1), not (24, 12, 4).",
+)
 NON_CONTIGUOUS_RESULT = Misconception(
     "ex07/non-contiguous-result",
     "reshape (and flatten) return a view whenever they can, even a non-contiguous one, so for "
@@ -78,6 +86,11 @@ def _expect_int_tuple(got, want: tuple[int, ...], what: str, wrong, note: str = 
         )
     if got != want:
         fail(f"{what}: expected {want}, got {got}{note}", diagnose(got, wrong))
+
+
+def _from_own_dim(shape: list[int]) -> tuple[int, ...]:
+    """Strides that multiply each dim's own size in: the product of the sizes from d on."""
+    return tuple(math.prod(shape[d:]) for d in range(len(shape)))
 
 
 def _column_major(shape: list[int]) -> tuple[int, ...]:
@@ -108,7 +121,8 @@ def test_row_major_strides(learner, rng):
                 REVERSED_STRIDES: (
                     lambda g: g == want[::-1],
                     lambda g: g == _column_major(list(shape)),
-                )
+                ),
+                OWN_DIM_IN_STRIDE: lambda g: g == _from_own_dim(list(shape)),
             },
             "" if shape else " (a 0-dim tensor has no dims, so it has no strides)",
         )
@@ -230,7 +244,8 @@ def test_merge_heads(learner, rng):
         # laid out as split_heads leaves it: (B, T, H, hd) in memory, seen as (B, H, T, hd)
         stored = torch.randn(B, T, H, hd, generator=rng)
         with explain(VIEW_NON_CONTIGUOUS, when=VIEW_ERROR):
-            got = learner.scenario("merge_permuted", stored, [0, 2, 1, 3])["merged"]
+            seen = learner.scenario("merge_permuted", stored, [0, 2, 1, 3])
+        got = observed(seen, dict, "merged")["merged"]
         _expect_merged(
             got,
             stored.transpose(1, 2),
@@ -252,7 +267,8 @@ def test_merge_heads_is_contiguous(learner, rng):
         what = f"merge_heads of a ({B}, {H}, {T}, {hd}) x stored as {layout} in memory"
         with explain(VIEW_NON_CONTIGUOUS, when=VIEW_ERROR):
             seen = learner.scenario("merge_permuted", stored, dims)
-        _expect_merged(seen["merged"], stored.permute(*dims), what)
+        _expect_merged(observed(seen, dict, "merged")["merged"], stored.permute(*dims), what)
+        seen = observed(seen, dict, "contiguous", "strides")  # sent with a tensor
         expect(
             seen["contiguous"],
             f"{what} returned a tensor with strides {seen['strides']}: not contiguous "

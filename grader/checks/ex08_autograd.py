@@ -18,8 +18,10 @@ from grader.kit import (
     explain,
     observed,
     points,
+    random_seed,
     seconds,
     type_name,
+    uniform,
 )
 from grader.rules import Rule
 from grader.worker.scenarios.ex08_autograd import model_with_grads
@@ -87,17 +89,14 @@ FUNCTIONS = {
     "gaussian": ("exp(-x**2 / 2)", lambda x: -x * math.exp(-(x**2) / 2)),
 }
 FLOAT32_REL = 1e-5  # learners may compute in float32 or float64: both are right
-
-
-def _uniform(rng: torch.Generator, low: float, high: float) -> float:
-    return low + (high - low) * float(torch.rand((), generator=rng, dtype=torch.float64))
+F64 = torch.float64  # the random points are drawn in float64, then rounded to 3 digits
 
 
 def _graph_point(rng: torch.Generator) -> tuple[float, float]:
     """Random (a, b) where 2d(b+1), 2d*b and 2d differ clearly, so a missing path shows."""
     while True:
-        a = _uniform(rng, 0.5, 3) * (1 if _uniform(rng, -1, 1) > 0 else -1)
-        b = _uniform(rng, -3, 3)
+        magnitude, sign = uniform(rng, 0.5, 3, F64), 1 if uniform(rng, -1, 1, F64) > 0 else -1
+        a, b = magnitude * sign, uniform(rng, -3, 3, F64)
         if min(abs(b), abs(b + 1)) >= 0.5:
             return round(a, 3), round(b, 3)
 
@@ -112,7 +111,7 @@ def _describe(value: Any) -> str:
 @seconds(30)  # a first call of torch.func.grad imports for several seconds
 def test_derivative(learner, rng):
     """derivative computes f'(x) with autograd"""
-    xs = {name: round(_uniform(rng, -2, 2), 3) for name in FUNCTIONS}
+    xs = {name: round(uniform(rng, -2, 2, F64), 3) for name in FUNCTIONS}
     with explain(NO_REQUIRES_GRAD, when="does not require grad"):
         seen = learner.scenario("derivatives", xs)
     seen = observed(seen, dict, "values", "backward_passes")
@@ -180,7 +179,7 @@ def test_intermediate_grad(learner, rng):
 def test_grad_norm(learner, rng):
     """grad_norm is the global L2 norm of all gradients, skipping None"""
     for _ in range(2):
-        seed = int(torch.randint(2**31, (), generator=rng))
+        seed = random_seed(rng)
         model = model_with_grads(seed)
         grads = {name: p.grad for name, p in model.named_parameters()}
         present = [g.double() for g in grads.values() if g is not None]

@@ -19,8 +19,10 @@ from grader.kit import (
     explain,
     fail,
     fmt_shape,
+    observed,
     points,
     size,
+    value_and_grads,
 )
 from grader.rules import Rule
 
@@ -291,7 +293,7 @@ def _check_value_and_grad(
             seen = learner.scenario(
                 "value_and_grad", name, x.clone().requires_grad_(), forbid=FORBID, **kwargs
             )
-            value, grad = seen["value"], seen["grads"][0]
+            value, (grad,) = value_and_grads(seen, 1)
         else:  # a plain sum of softmax is constant: weight the outputs
             weights = torch.randn(x.shape, generator=rng, dtype=x.dtype)
             (want * weights).sum().backward()
@@ -303,6 +305,7 @@ def _check_value_and_grad(
                 forbid=FORBID,
                 **kwargs,
             )
+            seen = observed(seen, dict, "value", "grad")
             value, grad = seen["value"], seen["grad"]
     wrong = _diagnoses(name, x, dim, keepdim)
     expect_tensor(value, want.detach(), what, wrong=wrong, **tolerance)

@@ -149,7 +149,9 @@ def test_causal_mask_device(learner, rng):
     ]
     for args, kwargs, shown in calls:
         what = f"causal_mask({T}, {shown})"
-        seen = learner.scenario("mask_on_device", T, *args, **kwargs)
+        seen = observed(
+            learner.scenario("mask_on_device", T, *args, **kwargs), dict, "mask", "device"
+        )
         expect_tensor(seen["mask"], _future(T), what, wrong=_mask_diagnoses(T))
         expect(seen["device"] == "cpu", f"{what} made its mask on {seen['device']}, not on cpu")
 
@@ -227,6 +229,7 @@ def test_gradient_reaches_scores(learner, rng):
     what = f"masked_attention of scores {fmt_shape(scores.shape)}"
     with explain(MODIFIED_INPUT, when=IN_PLACE_ERROR):
         seen = learner.scenario("weighted_backward", scores.clone().requires_grad_(), upstream)
+    seen = observed(seen, dict, "weights", "grad")
     _expect_weights(seen["weights"], scores, what)
     if seen["grad"] is None:
         fail(
@@ -241,7 +244,9 @@ def test_scores_left_unchanged(learner, rng):
     """masked_attention leaves the caller's scores unchanged"""
     T, batch = distinct_sizes(rng, 2)
     scores = _scores(rng, (batch, T, T))
-    seen = learner.scenario("scores_after_call", scores.clone())
+    seen = observed(
+        learner.scenario("scores_after_call", scores.clone()), dict, "weights", "scores"
+    )
     what = f"masked_attention of scores {fmt_shape(scores.shape)}"
     expect_tensor(
         seen["scores"],

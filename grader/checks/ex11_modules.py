@@ -2,26 +2,26 @@
 RunningStandardize against nn.BatchNorm1d(affine=False) in training and eval mode, with its
 statistics kept as buffers."""
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from grader.kit import (
-    Failure,
     Misconception,
     close,
+    context,
     distinct_sizes,
     expect,
     expect_tensor,
     explain,
     fail,
     fmt_shape,
+    observed,
     points,
+    random_seed,
     size,
-    type_name,
+    uniform,
 )
 from grader.worker.scenarios.ex11_modules import STATS, seeded_layers
 
@@ -119,40 +119,14 @@ STATS_TRACK_GRAD = Misconception(
     "step. Update the statistics under torch.no_grad(), or from .detach()ed batch statistics.",
 )
 
+STEP = ("output", *STATS)  # what a scenario reports after each forward pass
 # torch's errors when running statistics are nn.Parameters updated like tensors
 PARAMETER_UPDATE_ERRORS = r"as parameter|leaf Variable that requires grad"
 
 
-@contextmanager
-def _context(what: str) -> Iterator[None]:
-    """Say which call a failure in the learner's code came from."""
-    try:
-        yield
-    except Failure as exc:
-        raise Failure(f"{what}: {exc.message}", exc.misconception) from None
-
-
-def _report(seen: Any, *keys: str) -> dict[str, Any]:
-    """A scenario's report; anything else means the submission tampered with the grader."""
-    if type(seen) is not dict or not all(key in seen for key in keys):
-        fail(f"the grader's scenario came back as {type_name(seen)}: do not patch the grader")
-    return seen
-
-
-def _steps(seen: dict, count: int) -> list:
-    """The scenario's per-step reports, one per batch."""
-    steps = seen["steps"]
-    if type(steps) is not list or len(steps) != count:
-        fail("the grader's scenario came back damaged: do not patch the grader")
-    return steps
-
-
-def _seed(rng: torch.Generator) -> int:
-    return int(torch.randint(2**31, (), generator=rng))
-
-
-def _uniform(rng: torch.Generator, low: float, high: float) -> float:
-    return low + (high - low) * float(torch.rand((), generator=rng))
+def _steps(seen: dict, count: int) -> list[dict[str, Any]]:
+    """The scenario's per-step reports, one per batch, each holding `STEP`'s keys."""
+    return observed(seen["steps"], list, *STEP, length=count)
 
 
 # ---------------------------------------------------------------- MLP
@@ -184,7 +158,7 @@ def _seed_with_negative_outputs(rng: torch.Generator, sizes: list[int], x: Tenso
     """A weight seed for which the MLP's output has clearly negative entries, so that a ReLU
     after the last layer shows, and that some hidden ReLU changes, so that a missing one shows."""
     while True:
-        seed = _seed(rng)
+        seed = random_seed(rng)
         want = _reference_mlp(sizes, seed, x)
         if want.min() < -0.1 and not close(_reference_mlp(sizes, seed, x, relu=False), want):
             return seed
@@ -193,7 +167,7 @@ def _seed_with_negative_outputs(rng: torch.Generator, sizes: list[int], x: Tenso
 def _expect_layers_called(seen: dict, sizes: list[int], call: str) -> None:
     """The learner's forward called one nn.Linear per pair of sizes, in order, with biases."""
     want = _pairs(sizes)
-    got = [tuple(layer) for layer in seen["layers"]]
+    got = [tuple(observed(layer, list, length=2)) for layer in observed(seen["layers"], list)]
     if got != want:
         fail(
             f"{call} should run the nn.Linear layers {_layer_names(want)} in this order; "
@@ -209,13 +183,15 @@ def test_mlp_registers_layers(learner, rng):
     square = size(rng)
     for sizes in (_mlp_sizes(rng), tuple(distinct_sizes(rng, 2)), [square] * 3):
         call = f"MLP({sizes!r})"
-        with _context(call):
+        with context(call):
             seen = learner.scenario("mlp_structure", sizes)
-        seen = _report(seen, "parameters", "linears", "state_dict", "plain_holders")
+        seen = observed(seen, dict, "parameters", "linears", "state_dict", "plain_holders")
+        linears = observed(seen["linears"], list, "in", "out", "bias")
+        parameters = observed(seen["parameters"], dict)
         want = _pairs(sizes)
-        got = [(fan_in, fan_out) for fan_in, fan_out, _ in seen["linears"]]
+        got = [(linear["in"], linear["out"]) for linear in linears]
         if sorted(got) != sorted(want):
-            holders = seen["plain_holders"]
+            holders = observed(seen["plain_holders"], list)
             if len(got) < len(want) and holders:
                 fail(
                     f"{call} registers {len(got)} of its {len(want)} nn.Linear layers "
@@ -228,18 +204,18 @@ def test_mlp_registers_layers(learner, rng):
                 f"(one per pair of neighbouring sizes); it registers {_layer_names(got)}"
             )
         expect(
-            all(has_bias for _, _, has_bias in seen["linears"]),
+            all(linear["bias"] for linear in linears),
             f"{call}: its nn.Linear layers should have biases (nn.Linear's default)",
         )
         want_shapes = sorted(shape for a, b in want for shape in ([b, a], [b]))
-        got_shapes = sorted(shape for _, shape in seen["parameters"])
-        names = ", ".join(name for name, _ in seen["parameters"])
+        got_shapes = sorted(parameters.values())
+        names = ", ".join(parameters)
         expect(
             got_shapes == want_shapes,
             f"{call}.named_parameters() lists {names}; it should list exactly the weight and "
             "bias of each Linear layer",
         )
-        missing = [name for name, _ in seen["parameters"] if name not in seen["state_dict"]]
+        missing = [name for name in parameters if name not in seen["state_dict"]]
         expect(not missing, f"{call}.state_dict() leaves out {', '.join(missing)}")
 
 
@@ -252,9 +228,9 @@ def test_mlp_forward(learner, rng):
         x = torch.randn(batch, sizes[0], generator=rng)
         seed = _seed_with_negative_outputs(rng, sizes, x)
         call = f"MLP({sizes!r}) on x of shape {fmt_shape(x.shape)}"
-        with _context(call):
+        with context(call):
             seen = learner.scenario("mlp_forward", sizes, seed, x)
-        _expect_layers_called(_report(seen, "layers"), sizes, call)
+        _expect_layers_called(observed(seen, dict, "layers"), sizes, call)
         want = _reference_mlp(sizes, seed, x)
         expect_tensor(
             seen["output"],
@@ -277,10 +253,10 @@ def test_mlp_gradients(learner, rng):
     upstream = torch.randn(x.shape[0], sizes[-1], generator=rng)
     seed = _seed_with_negative_outputs(rng, sizes, x)
     call = f"MLP({sizes!r}) on x of shape {fmt_shape(x.shape)}, then backward"
-    with _context(call):
+    with context(call):
         seen = learner.scenario("mlp_grads", sizes, seed, x, upstream)
-    _expect_layers_called(_report(seen, "layers"), sizes, call)
-    _report(seen, "output", "grads")
+    _expect_layers_called(observed(seen, dict, "layers"), sizes, call)
+    seen = observed(seen, dict, "output", "grads")
 
     layers = [
         (w.clone().requires_grad_(True), b.clone().requires_grad_(True))
@@ -299,11 +275,9 @@ def test_mlp_gradients(learner, rng):
         atol=1e-5,
         wrong={RELU_AFTER_LAST: h.relu(), NO_RELU: _reference_mlp(sizes, seed, x, relu=False)},
     )
-    grads = seen["grads"]
-    expect(
-        type(grads) is list and len(grads) == len(layers), "the grader's scenario came back damaged"
-    )
+    grads = observed(seen["grads"], list, length=len(layers))
     for i, ((weight, bias), got) in enumerate(zip(layers, grads, strict=True)):
+        got = observed(got, list, length=2)  # (weight, bias)
         for name, param, grad in (("weight", weight, got[0]), ("bias", bias, got[1])):
             what = f"the gradient of layer {i}'s {name}"
             expect(
@@ -319,8 +293,8 @@ def test_mlp_gradients(learner, rng):
 
 def _options(rng: torch.Generator) -> tuple[float, float]:
     """A random momentum (not 0.5, where flipping it hides) and an eps large enough to matter."""
-    momentum = round(_uniform(rng, 0.05, 0.4), 3)
-    eps = round(10 ** _uniform(rng, -3, -0.5), 5)
+    momentum = round(uniform(rng, 0.05, 0.4), 3)
+    eps = round(10 ** uniform(rng, -3, -0.5), 5)
     return momentum, eps
 
 
@@ -339,9 +313,7 @@ def _layer_call(features: int, momentum: float | None, eps: float | None) -> str
 
 def _stat(stats: Any, name: str, where: str) -> Any:
     """The learner's statistic `name` as a tensor, after checking it is one without history."""
-    stat = stats.get(name) if type(stats) is dict else None
-    if type(stat) is not dict or "type" not in stat:
-        fail("the grader's scenario came back damaged: do not patch the grader")
+    stat = observed(observed(stats, dict, name)[name], dict, "type")
     if stat["type"] == "absent":
         fail(
             f"{where}: the layer has no attribute {name}; keep the running statistics as "
@@ -349,7 +321,7 @@ def _stat(stats: Any, name: str, where: str) -> Any:
         )
     if "value" not in stat:
         fail(f"{where}: {name} should be a tensor, got {stat['type']}")
-    if stat["history"]:
+    if observed(stat, dict, "history")["history"]:
         fail(f"{where}: {name} carries autograd history (it has a grad_fn)", STATS_TRACK_GRAD)
     return stat["value"]
 
@@ -366,11 +338,11 @@ def test_standardize_train(learner, rng):
         batches = _batches(rng, 4, features)
         upstreams = [torch.randn(x.shape, generator=rng) for x in batches]
         call = _layer_call(features, momentum, eps)
-        with _context(call), explain(STATS_AS_PARAMETERS, when=PARAMETER_UPDATE_ERRORS):
+        with context(call), explain(STATS_AS_PARAMETERS, when=PARAMETER_UPDATE_ERRORS):
             seen = learner.scenario(
                 "standardize_train", features, momentum, eps, batches, upstreams
             )
-        seen = _report(seen, "initial", "steps")
+        seen = observed(seen, dict, "initial", "steps")
 
         bn = nn.BatchNorm1d(features, affine=False, momentum=momentum or 0.1, eps=eps or 1e-5)
         m, eps = bn.momentum, bn.eps
@@ -382,7 +354,7 @@ def test_standardize_train(learner, rng):
             zip(batches, upstreams, _steps(seen, len(batches)), strict=True)
         ):
             where = f"{call}, training step {k + 1} (a batch of {x.shape[0]} rows)"
-            step = _report(step, "output", "input_grad", *STATS)
+            step = observed(step, dict, "input_grad")
             previous_mean, previous_var = bn.running_mean.clone(), bn.running_var.clone()
             leaf = x.clone().requires_grad_(True)
             output = bn(leaf)
@@ -440,11 +412,11 @@ def test_standardize_eval(learner, rng):
     # eval batches from elsewhere, so that batch statistics and running ones differ; then one row
     eval_batches = [*_batches(rng, 2, features), torch.randn(1, features, generator=rng)]
     call = f"{_layer_call(features, momentum, eps)} after {len(train_batches)} training steps"
-    with _context(call), explain(STATS_AS_PARAMETERS, when=PARAMETER_UPDATE_ERRORS):
+    with context(call), explain(STATS_AS_PARAMETERS, when=PARAMETER_UPDATE_ERRORS):
         seen = learner.scenario(
             "standardize_eval", features, momentum, eps, train_batches, eval_batches
         )
-    seen = _report(seen, "before", "steps")
+    seen = observed(seen, dict, "before", "steps")
     before = {name: _stat(seen["before"], name, call) for name in STATS}
     for name, value in before.items():
         expect(
@@ -454,7 +426,6 @@ def test_standardize_eval(learner, rng):
         )
     for x, step in zip(eval_batches, _steps(seen, len(eval_batches)), strict=True):
         where = f"{call}, then .eval() and a batch of {x.shape[0]} row(s)"
-        step = _report(step, "output", *STATS)
         for name, value in before.items():
             got = _stat(step, name, where)
             unchanged = (
@@ -480,11 +451,13 @@ def test_standardize_buffers(learner, rng):
     """running_mean and running_var are buffers: in state_dict, moved by .to(), not parameters"""
     features = size(rng)
     call = f"RunningStandardize({features})"
-    with _context(call):
+    with context(call):
         seen = learner.scenario("standardize_buffers", features)
-    seen = _report(seen, "parameters", "buffers", "state_dict", "types", "dtypes_after_to")
+    seen = observed(seen, dict, "parameters", "buffers", "state_dict", "types", "dtypes_after_to")
+    types = observed(seen["types"], dict)
+    dtypes = observed(seen["dtypes_after_to"], dict)
     for name in STATS:
-        kind = seen["types"].get(name)
+        kind = types.get(name)
         if kind == "absent":
             fail(
                 f"{call} has no attribute {name}: keep the running statistics as "
@@ -503,7 +476,7 @@ def test_standardize_buffers(learner, rng):
             f"{call}.{name} is a buffer but not in state_dict(): registered with "
             "persistent=False? The running statistics must be saved with the model.",
         )
-        dtype = seen["dtypes_after_to"].get(name)
+        dtype = dtypes.get(name)
         expect(
             dtype == torch.float64,
             f"after {call}.to(torch.float64), {name} is {dtype}, not torch.float64",

@@ -21,6 +21,7 @@ from grader.kit import (
     learner_error,
     observed,
     points,
+    random_seed,
     size,
     type_name,
 )
@@ -90,7 +91,7 @@ def _expect_items(report: Any, features: torch.Tensor, labels: torch.Tensor, wha
     length = case_value(report.get("len"), f"len() of {dataset}")
     expect_number(length, rows, f"len() of {dataset}", kind=int)
     items = case_value(report.get("items"), f"indexing {dataset}")
-    for i, item in enumerate(observed(items, list)):
+    for i, item in enumerate(observed(items, list, length=rows)):  # items 0..rows-1
         at = f"item {i} of {dataset}"
         expect(
             type(item) in (tuple, list) and len(item) == 2,
@@ -123,10 +124,9 @@ def test_dataset_items(learner, rng):
         (float_rows.tolist(), labels[1].tolist()),
         (tensor_rows, labels[2].to(torch.int32)),
     ]
-    numpy_case = (int(torch.randint(2**31, (), generator=rng)), size(rng, 3, 9), size(rng, 2, 6))
+    numpy_case = (random_seed(rng), size(rng, 3, 9), size(rng, 2, 6))
     reports = learner.scenario("dataset_items", cases, numpy_case)
-    reports = observed(reports, list)
-    expect(len(reports) == len(cases) + 1, "the grader's scenario lost a case")
+    reports = observed(reports, list, length=len(cases) + 1)
     numpy_x, numpy_y = build_numpy_pair(*numpy_case)
     for report, (X, y) in zip(reports, [*cases, (numpy_x, numpy_y)], strict=True):
         if type(X) is type(numpy_x):
@@ -147,8 +147,7 @@ def test_dataset_length_mismatch(learner, rng):
     for n_x, n_y in [(rows + extra, rows), (rows, rows + extra)]:
         X = torch.randn(n_x, cols, generator=rng).tolist()
         cases.append((X, torch.randint(0, 10, (n_y,), generator=rng).tolist()))
-    reports = observed(learner.scenario("dataset_items", cases), list)
-    expect(len(reports) == len(cases), "the grader's scenario lost a case")
+    reports = observed(learner.scenario("dataset_items", cases), list, length=len(cases))
     for report, (X, y) in zip(reports, cases, strict=True):
         what = f"TensorPairDataset(X, y) with {len(X)} rows in X and {len(y)} labels in y"
         raised = observed(report, dict).get("raised")
@@ -182,8 +181,7 @@ def test_steps_per_epoch(learner, rng):
             (full * batch_size, batch_size, drop_last),  # no short batch
             (size(rng, 1, batch_size - 1), batch_size, drop_last),  # fewer examples than a batch
         ]
-    outcomes = observed(learner.scenario("steps_table", cases), list)
-    expect(len(outcomes) == len(cases), "the grader's scenario lost a case")
+    outcomes = observed(learner.scenario("steps_table", cases), list, length=len(cases))
     for outcome, (n, batch_size, drop_last) in zip(outcomes, cases, strict=True):
         what = f"steps_per_epoch({n}, {batch_size}, drop_last={drop_last})"
         got = case_value(outcome, what)
@@ -204,7 +202,7 @@ def _run_loaders(learner, n: int, batch_size: int, configs: list, global_seed: i
     seen = learner.scenario("loader_run", n, batch_size, configs, global_seed)
     seen = observed(seen, dict, "types", "are_dataloaders", "batches", "states", "next_draw")
     for key in ("types", "are_dataloaders", "batches"):
-        expect(len(observed(seen[key], list)) == len(configs), "the grader's scenario lost a case")
+        observed(seen[key], list, length=len(configs))
     states = observed(seen["states"], dict, "start", "created", "iterated")
     for state in [*states.values(), seen["next_draw"]]:
         observed(state, torch.Tensor)

@@ -3,7 +3,8 @@ on a seed-built model with stale gradients; here the same objects are rebuilt an
 of the mean loss over the whole (concatenated) batch are computed in float64 and compared.
 
 A wrong set of gradients is diagnosed by comparing it, as a whole, with what each known mistake
-produces: k times the gradients, only the last micro-batch's, or the stale ones added on top."""
+produces: k times the gradients (or k / b times: divided by the micro-batch size b), only the
+last micro-batch's, or the stale ones added on top."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from typing import Any
 import torch
 
 from grader.kit import (
-    Failure,
     Misconception,
     close,
     context,
@@ -22,7 +22,9 @@ from grader.kit import (
     expect_number,
     expect_tensor,
     fail,
+    observed,
     points,
+    random_seed,
     size,
 )
 from grader.worker.scenarios.ex13_grad_accumulation import build
@@ -47,6 +49,13 @@ NOT_DIVIDED = Misconception(
     "adds up k such gradients: k times the gradient of the whole batch's mean loss. Divide "
     "each micro-batch loss by the number of micro-batches before backward(), and return the "
     "mean of the k losses, not their sum.",
+)
+DIVIDED_BY_BATCH_SIZE = Misconception(
+    "ex13/divided-by-batch-size",
+    "Each micro-batch loss was divided by the number of examples, but loss_fn already took the "
+    "mean over a micro-batch's examples. What is left to average is the k micro-batch means: "
+    "divide each micro-batch loss by the number of micro-batches, len(micro_batches), not by "
+    "the batch size.",
 )
 CLEARED_IN_LOOP = Misconception(
     "ex13/cleared-in-loop",
@@ -84,7 +93,7 @@ def _setup(rng: torch.Generator, loss: str) -> dict[str, Any]:
     # micro-batch size and count differ, so dividing by the wrong one shows
     micro_batch_size, n_micro_batches = distinct_sizes(rng, 2, 2, 6)
     return {
-        "seed": int(torch.randint(2**31, (), generator=rng)),
+        "seed": random_seed(rng),
         "loss": loss,
         "sizes": [size(rng, 2, 6), size(rng, 3, 8), size(rng, 2, 5)],
         "micro_batch_size": micro_batch_size,
@@ -123,8 +132,11 @@ def _expected(setup: dict[str, Any]) -> dict[str, Any]:
     loss = whole.pop("loss")
     last.pop("loss")
     scaled = {n: g * k for n, g in whole.items()}
+    b = setup["micro_batch_size"]
     mistakes = [
         (NOT_DIVIDED, scaled),
+        (DIVIDED_BY_BATCH_SIZE, {n: g * k / b for n, g in whole.items()}),  # by b
+        (DIVIDED_BY_BATCH_SIZE, {n: g / b for n, g in whole.items()}),  # by k * b
         (CLEARED_IN_LOOP, last),
         (CLEARED_IN_LOOP, {n: g / k for n, g in last.items()}),
         (STALE_GRADS, {n: stale[n] + g for n, g in whole.items()}),
@@ -140,18 +152,12 @@ def _expected(setup: dict[str, Any]) -> dict[str, Any]:
 
 
 def _run(learner: Any, setups: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The worker's reports, one per setup; a garbled one means the grader was tampered with."""
+    """The worker's reports, one per setup."""
     reports = learner.scenario("accumulate", setups)
-    try:
-        assert type(reports) is list and len(reports) == len(setups)
-        for report in reports:
-            assert type(report["returned"]) is dict and type(report["returned"]["type"]) is str
-            assert type(report["grads"]) is dict and type(report["params"]) is dict
-    except (AssertionError, TypeError, KeyError):
-        raise Failure(
-            "the report of your accumulate_gradients came back garbled: "
-            "does your code patch the grader?"
-        ) from None
+    for report in observed(reports, list, "returned", "grads", "params", length=len(setups)):
+        observed(report["returned"], dict, "type", "value", "graph")
+        observed(report["grads"], dict)
+        observed(report["params"], dict)
     return reports
 
 
@@ -200,14 +206,19 @@ def test_returns_mean_loss(learner, rng):
                 returned["type"] in ("float", "int"),
                 f"should return a Python float, got {returned['type']}",
             )
-            k = setup["n_micro_batches"]
+            k, b, loss = setup["n_micro_batches"], setup["micro_batch_size"], want["loss"]
             expect_number(
                 returned["value"],
-                want["loss"],
+                loss,
                 "the returned loss (the mean over all examples of all micro-batches)",
                 rel=1e-5,
                 abs_=1e-7,
-                wrong={NOT_DIVIDED: lambda g, k=k, loss=want["loss"]: abs(g - k * loss) < 1e-5},
+                wrong={
+                    NOT_DIVIDED: lambda g: abs(g - k * loss) < 1e-5,
+                    DIVIDED_BY_BATCH_SIZE: lambda g: (
+                        min(abs(g - k * loss / b), abs(g - loss / b)) < 1e-5
+                    ),
+                },
             )
 
 

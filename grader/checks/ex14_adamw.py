@@ -2,8 +2,9 @@
 
 The worker steps the learner's optimizer on seed-built params and gradients (or a tiny model)
 and reports every step's values; the judge replays torch.optim.AdamW's single-tensor update
-(amsgrad=False) op for op on the same seed-built objects, in float32, and compares. (Running
-torch.optim.AdamW itself here would cost seconds: its first step imports torch._dynamo.)
+(amsgrad=False) op for op (grader.replay) on the same seed-built objects, in float32, and
+compares. (Running torch.optim.AdamW itself here would cost seconds: its first step imports
+torch._dynamo.)
 A wrong trajectory is diagnosed by replaying the usual mistakes too and seeing which one it
 matches; state shared between params shows as: wrong together, right when each param has an
 optimizer of its own.
@@ -32,9 +33,12 @@ from grader.kit import (
     fmt_shape,
     observed,
     points,
+    random_seed,
     size,
     type_name,
+    uniform,
 )
+from grader.replay import ReplayedOptimizer
 from grader.rules import Rule
 from grader.worker.scenarios.ex14_adamw import build_model, build_problem
 
@@ -150,53 +154,85 @@ FLAWS = {
 }
 
 
+class FlawedAdamW(ReplayedOptimizer):
+    """grader.replay's AdamW with the arithmetic of one mistake: a bias correction left out,
+    or eps inside the square root. (Reference gives it every param's state.)"""
+
+    def __init__(self, flaw: Flaw, params: list[torch.Tensor], **options: Any) -> None:
+        super().__init__(params, momentum=0.0, **options)
+        self.flaw = flaw
+
+    def _adamw(
+        self, p: torch.Tensor, grad: torch.Tensor, state: dict[str, Any], beta1: float, beta2: float
+    ) -> None:
+        flaw = self.flaw
+        state["step"] += 1
+        t = state["step"].item()
+        p.mul_(1 - self.lr * self.weight_decay)
+        m = state["exp_avg"].lerp_(grad, 1 - beta1)
+        v = state["exp_avg_sq"].mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+        correction_m = 1 - beta1**t if flaw.bias_correct_m else 1.0
+        correction_v = 1 - beta2**t if flaw.bias_correct_v else 1.0
+        if flaw.eps_inside == "v_hat":
+            denom = (v / correction_v).add_(self.eps).sqrt_()
+        elif flaw.eps_inside == "v":
+            denom = v.add(self.eps).sqrt_() / correction_v**0.5
+        else:
+            denom = (v.sqrt() / correction_v**0.5).add_(self.eps)
+        p.addcdiv_(m, denom, value=-self.lr / correction_m)
+
+
 class Reference:
-    """torch.optim.AdamW's single-tensor update (amsgrad=False), op for op, or a flawed one."""
+    """torch.optim.AdamW over param groups: grader.replay's update, one optimizer per group
+    (the state is per param either way); or the same with one of the usual mistakes. A mistake
+    in the bookkeeping changes what the replay sees (the step count in a param's state, the
+    gradient, a param without one); a mistake in the arithmetic is FlawedAdamW's."""
 
     def __init__(self, groups: list[tuple[list[torch.Tensor], dict]], flaw: Flaw = Flaw()) -> None:
-        self.groups = groups  # (params, full options) per group
         self.flaw = flaw
-        self.state: dict[int, dict[str, Any]] = {}
+        right = flaw.bias_correct_m and flaw.bias_correct_v and not flaw.eps_inside
+        self.optimizers = []
+        for params, options in groups:
+            options = {k: options[k] for k in ("lr", "betas", "eps", "weight_decay")}
+            if not flaw.decoupled:  # Adam with L2: the decay goes into the gradient instead
+                options["weight_decay"] = 0.0
+            self.optimizers.append(
+                ReplayedOptimizer(params, momentum=0.0, **options)
+                if right
+                else FlawedAdamW(flaw, params, **options)
+            )
+        self.decay = [options["weight_decay"] for _, options in groups]
         self.calls = 0
-        self.shared_count = 0
+        self.updates = 0  # param updates so far, over all steps and groups
 
     @torch.no_grad()
     def step(self) -> None:
         flaw = self.flaw
         self.calls += 1
-        for params, options in self.groups:
-            lr, (beta1, beta2) = options["lr"], options["betas"]
-            eps, weight_decay = options["eps"], options["weight_decay"]
-            for p in params:
-                if flaw.decay_without_grad:
-                    p.mul_(1 - lr * weight_decay)
+        for optimizer, weight_decay in zip(self.optimizers, self.decay, strict=True):
+            for p in optimizer.params:
                 if p.grad is None:
+                    if flaw.decay_without_grad:  # decayed before the None check
+                        p.mul_(1 - optimizer.lr * weight_decay)
                     continue
-                state = self.state.setdefault(
-                    id(p), {"step": 0, "m": torch.zeros_like(p), "v": torch.zeros_like(p)}
-                )
-                state["step"] += 1
-                self.shared_count += 1
-                counts = {"param": state["step"], "call": self.calls, "shared": self.shared_count}
-                t = counts[flaw.count] + flaw.step_shift
-                grad = p.grad
-                if weight_decay != 0 and not flaw.decay_without_grad:
-                    if flaw.decoupled:
-                        p.mul_(1 - lr * weight_decay)
-                    else:
-                        grad = grad.add(p, alpha=weight_decay)
-                m, v = state["m"], state["v"]
-                m.lerp_(grad, 1 - beta1)
-                v.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-                correction_m = 1 - beta1**t if flaw.bias_correct_m else 1.0
-                correction_v = 1 - beta2**t if flaw.bias_correct_v else 1.0
-                if flaw.eps_inside == "v_hat":
-                    denom = (v / correction_v).add_(eps).sqrt_()
-                elif flaw.eps_inside == "v":
-                    denom = v.add(eps).sqrt_() / correction_v**0.5
-                else:
-                    denom = (v.sqrt() / correction_v**0.5).add_(eps)
-                p.addcdiv_(m, denom, value=-lr / correction_m)
+                if not flaw.decoupled:
+                    p.grad = p.grad.add(p, alpha=weight_decay)
+                self.updates += 1
+                self._count(optimizer.state.setdefault(p, {}), p)
+            optimizer.step()
+
+    def _count(self, state: dict[str, Any], p: torch.Tensor) -> None:
+        """Give p's state the step count the flaw makes the next update use, less the 1 that
+        the update adds (grader.replay's state: a float32 step and the two moments)."""
+        fresh = not state
+        if fresh:
+            state.update(step=torch.tensor(0.0), exp_avg=torch.zeros_like(p))
+            state.update(exp_avg_sq=torch.zeros_like(p))
+        count = {"call": self.calls, "shared": self.updates}.get(self.flaw.count)
+        if count is not None:  # one count per step() call, or one shared by all params
+            state["step"].fill_(count - 1 + self.flaw.step_shift)
+        elif fresh:  # its own count, shifted from the start
+            state["step"] += self.flaw.step_shift
 
 
 def _options(setup: dict[str, Any], group: dict[str, Any]) -> dict[str, Any]:
@@ -221,12 +257,8 @@ def simulate(setup: dict[str, Any], flaw: Flaw = Flaw()) -> list[torch.Tensor]:
     return [torch.stack(seen) for seen in history]
 
 
-def _uniform(rng: torch.Generator, low: float, high: float) -> float:
-    return low + (high - low) * float(torch.rand((), generator=rng))
-
-
 def _log_uniform(rng: torch.Generator, low: float, high: float) -> float:
-    return math.exp(_uniform(rng, math.log(low), math.log(high)))
+    return math.exp(uniform(rng, math.log(low), math.log(high)))
 
 
 def _betas(rng: torch.Generator, lr: float) -> tuple[float, float]:
@@ -234,12 +266,8 @@ def _betas(rng: torch.Generator, lr: float) -> tuple[float, float]:
     capturable path does it) loses digits when b2 is near 1: a b2 that float32 cannot hold
     would make that error systematic, and lr times it piles up over the steps. So: float32
     values, and b2 > 0.99 only with a small lr."""
-    b1, b2 = _uniform(rng, 0.8, 0.95), _uniform(rng, 0.95, 0.999 if lr <= 3e-3 else 0.99)
+    b1, b2 = uniform(rng, 0.8, 0.95), uniform(rng, 0.95, 0.999 if lr <= 3e-3 else 0.99)
     return float(torch.tensor(b1).float()), float(torch.tensor(b2).float())
-
-
-def _seed(rng: torch.Generator) -> int:
-    return int(torch.randint(2**31, (), generator=rng))
 
 
 def _group(shapes: list, options: dict, scale: float = 1.0, without_grad: Any = None) -> dict:
@@ -261,8 +289,9 @@ def _param_names(setup: dict[str, Any]) -> list[str]:
     ]
 
 
-def _run(learner: Any, name: str, *args: Any, **kwargs: Any) -> dict:
-    """A scenario, with the learner's errors explained and torch's Adam forbidden."""
+def _run(learner: Any, name: str, keys: tuple[str, ...], *args: Any, **kwargs: Any) -> dict:
+    """A scenario's report (holding `keys`), with the learner's errors explained and torch's
+    Adam forbidden."""
     with ExitStack() as stack:
         for misconception, error in (
             (STEP_OFF_BY_ONE, r"division by zero"),
@@ -271,10 +300,9 @@ def _run(learner: Any, name: str, *args: Any, **kwargs: Any) -> dict:
             (CLOSURE_NO_GRAD, r"does not require grad and does not have a grad_fn"),
         ):
             stack.enter_context(explain(misconception, when=error))
-        obs = observed(
-            learner.scenario(name, *args, forbid=FORBIDDEN, **kwargs), dict, "torch_adam"
-        )
-    if obs["torch_adam"]:
+        obs = learner.scenario(name, *args, forbid=FORBIDDEN, **kwargs)
+    obs = observed(obs, dict, "torch_adam", *keys)
+    if observed(obs["torch_adam"], list):
         fail(
             f"your AdamW runs torch's own Adam update (torch.optim.adam."
             f"{', '.join(obs['torch_adam'])} ran)",
@@ -323,7 +351,7 @@ def _diagnose(learner: Any, setup: dict[str, Any], got: list) -> Misconception |
     if found:
         return found
     try:  # right when every param has an optimizer of its own: state leaks between them
-        solo = _run(learner, "run_steps", setup, solo=True)["trajectory"]
+        solo = _trajectory(learner, setup, solo=True)
     except Exception:
         return None
     right_alone = all(
@@ -332,9 +360,16 @@ def _diagnose(learner: Any, setup: dict[str, Any], got: list) -> Misconception |
     return SHARED_STATE if right_alone else None
 
 
+def _trajectory(learner: Any, setup: dict[str, Any], solo: bool = False) -> list:
+    """The learner's AdamW over the setup's steps: every param's values after every step."""
+    seen = _run(learner, "run_steps", ("trajectory",), setup, solo=solo)
+    params = sum(len(group["shapes"]) for group in setup["groups"])
+    return observed(seen["trajectory"], list, length=params)
+
+
 def _expect_trajectory(learner: Any, setup: dict[str, Any], what: str) -> None:
     """The learner's AdamW follows torch.optim.AdamW's trajectory over all steps."""
-    got = _run(learner, "run_steps", setup)["trajectory"]
+    got = _trajectory(learner, setup)
     want = simulate(setup)
     names = _param_names(setup)
     first = [
@@ -366,7 +401,7 @@ def _shapes(rng: torch.Generator) -> list[list[int]]:
 def test_defaults(learner, rng):
     """AdamW(model.parameters()) with its default hyperparameters matches torch.optim.AdamW"""
     setup = {
-        "seed": _seed(rng),
+        "seed": random_seed(rng),
         "steps": STEPS,
         "groups": [_group(_shapes(rng), {})],
         "as_generator": True,
@@ -383,18 +418,18 @@ def test_param_groups(learner, rng):
         "lr": lr,
         "betas": _betas(rng, lr),
         "eps": _log_uniform(rng, 1e-8, 1e-6),
-        "weight_decay": _uniform(rng, 0.01, 0.1),
+        "weight_decay": uniform(rng, 0.01, 0.1),
     }
     own_lr = _log_uniform(rng, 1e-2, 3e-2)
     own = {"lr": own_lr, "betas": _betas(rng, own_lr)}
-    own["weight_decay"] = _uniform(rng, 0.1, 0.3)
+    own["weight_decay"] = uniform(rng, 0.1, 0.3)
     large_eps = {"eps": _log_uniform(rng, 1e-3, 1e-2), "weight_decay": 0.0}
     setup = {
-        "seed": _seed(rng),
+        "seed": random_seed(rng),
         "steps": STEPS,
         "groups": [
             _group([[rows, cols], [cols, cols]], own),
-            _group([[rows], [], [cols, rows]], large_eps, scale=_uniform(rng, 0.02, 0.1)),
+            _group([[rows], [], [cols, rows]], large_eps, scale=uniform(rng, 0.02, 0.1)),
             _group([[cols], [rows, rows]], {}),  # the constructor's values
         ],
         "kwargs": kwargs,
@@ -413,10 +448,10 @@ def test_skips_params_without_grad(learner, rng):
     sometimes = torch.randperm(STEPS, generator=rng)[: STEPS // 3].tolist()
     lr = _log_uniform(rng, 1e-2, 3e-2)
     setup = {
-        "seed": _seed(rng),
+        "seed": random_seed(rng),
         "steps": STEPS,
         "groups": [_group(_shapes(rng), {}, without_grad=[[], list(range(STEPS)), sometimes, []])],
-        "kwargs": {"lr": lr, "betas": _betas(rng, lr), "weight_decay": _uniform(rng, 0.1, 0.3)},
+        "kwargs": {"lr": lr, "betas": _betas(rng, lr), "weight_decay": uniform(rng, 0.1, 0.3)},
     }
     options = ", ".join(f"{k}={_fmt(v)}" for k, v in setup["kwargs"].items())
     what = f"AdamW(params, {options}), param 1 never has a .grad, param 2 none in some steps"
@@ -429,7 +464,7 @@ def test_state_per_param(learner, rng):
     n = size(rng, 2, 6)
     lr = _log_uniform(rng, 1e-2, 3e-2)
     setup = {
-        "seed": _seed(rng),
+        "seed": random_seed(rng),
         "steps": STEPS,
         "groups": [
             _group([[n, n]] * 3, {"lr": _log_uniform(rng, 1e-3, 3e-3)}),
@@ -443,14 +478,14 @@ def test_state_per_param(learner, rng):
 def _model_setup(rng: torch.Generator) -> dict[str, Any]:
     lr = _log_uniform(rng, 1e-2, 3e-2)
     return {
-        "seed": _seed(rng),
+        "seed": random_seed(rng),
         "sizes": [size(rng, 2, 6), size(rng, 3, 8), size(rng, 2, 5)],
         "batch": size(rng, 4, 16),
         "steps": size(rng, 5, 10),
         "kwargs": {
             "lr": lr,
             "betas": _betas(rng, lr),
-            "weight_decay": _uniform(rng, 0.05, 0.2),
+            "weight_decay": uniform(rng, 0.05, 0.2),
         },
     }
 
@@ -499,7 +534,7 @@ def _training_call(setup: dict[str, Any]) -> str:
 def test_training_loop(learner, rng):
     """AdamW trains a model in a zero_grad / backward / step loop like torch.optim.AdamW"""
     setup = _model_setup(rng)
-    obs = _run(learner, "train", setup)
+    obs = _run(learner, "train", ("params",), setup)
     _expect_trained(obs["params"], setup, f"training with {_training_call(setup)}")
 
 
@@ -507,11 +542,11 @@ def test_training_loop(learner, rng):
 def test_step_closure(learner, rng):
     """step(closure) evaluates the closure first and returns its loss"""
     setup = _model_setup(rng)
-    obs = _run(learner, "train_with_closure", setup)
+    reports = ("returned", "is_closure_loss", "closure_losses")  # one of each per step
+    obs = _run(learner, "train_with_closure", ("params", *reports), setup)
     what = f"optimizer.step(closure) with {_training_call(setup)}"
-    for k, (returned, same, loss) in enumerate(
-        zip(obs["returned"], obs["is_closure_loss"], obs["closure_losses"], strict=True)
-    ):
+    steps = [observed(obs[key], list, length=setup["steps"]) for key in reports]
+    for k, (returned, same, loss) in enumerate(zip(*steps, strict=True)):
         expect(
             loss is not None,
             f"{what}: step {k + 1} never called closure(). step(closure) must call it (it "

@@ -22,9 +22,10 @@ from grader.kit import (
     expect_tensor,
     explain,
     fail,
+    observed,
     points,
+    random_seed,
     size,
-    type_name,
 )
 from grader.worker.scenarios.ex15_evaluation import build_model
 
@@ -71,6 +72,12 @@ MEAN_OF_BATCH_ACCURACIES = Misconception(
     "yet it counts as much as a full one in that mean. Count correct predictions and examples "
     "over all batches, and divide once at the end.",
 )
+SUM_NOT_MEAN = Misconception(
+    "ex15/sum-not-mean",
+    "This is a count, not an accuracy: the number of correct predictions (or the per-batch "
+    "accuracies added up) grows with the data. The accuracy is a mean over the examples: "
+    "divide the number of correct predictions by the number of examples, once, at the end.",
+)
 FORWARD_CALLED = Misconception(
     "ex15/forward-called",
     "The model's layers ran, but not through model(x): calling model.forward(x) directly skips "
@@ -78,12 +85,11 @@ FORWARD_CALLED = Misconception(
     "checks or changes a model's inputs and outputs adds such hooks). Call the module: model(x).",
 )
 
+# what the scenarios report for each case (predict_cases: the output's "graph" too)
+REPORT = ("value", "calls", "modes", "grad_enabled", "frozen")
+CALL = ("layer", "training", "grad_enabled", "requires_grad", "through_model")  # per layer call
 # torch's message when batch norm in training mode meets a batch of one
 BATCH_NORM_TRAINING = r"more than 1 value per channel"
-
-
-def _seed(rng: torch.Generator) -> int:
-    return int(torch.randint(2**31, (), generator=rng))
 
 
 def _sizes(rng: torch.Generator) -> list[int]:
@@ -109,17 +115,10 @@ def _inputs(rng: torch.Generator, seed: int, sizes: list[int], n: int) -> torch.
     raise RuntimeError("could not draw inputs with clear predictions")
 
 
-def _observed(seen: Any, count: int, *keys: str) -> list[dict[str, Any]]:
-    """A scenario's report; anything else means the submission tampered with the grader."""
-    ok = type(seen) is list and len(seen) == count
-    if not ok or not all(type(s) is dict and all(k in s for k in keys) for s in seen):
-        fail(f"the grader's scenario came back as {type_name(seen)}: do not patch the grader")
-    return seen
-
-
 def _expect_forward_passes(seen: dict[str, Any], what: str) -> list[dict[str, Any]]:
-    expect(bool(seen["calls"]), f"{what} never ran the model")
-    return seen["calls"]
+    calls = observed(seen["calls"], list, *CALL)
+    expect(bool(calls), f"{what} never ran the model")
+    return calls
 
 
 def _trained_layers(calls: list[dict[str, Any]]) -> list[str]:
@@ -140,7 +139,7 @@ class EvalSetup:
     """A model seed and sizes, and labelled batches whose last batch is short."""
 
     def __init__(self, rng: torch.Generator) -> None:
-        self.seed, self.sizes = _seed(rng), _sizes(rng)
+        self.seed, self.sizes = random_seed(rng), _sizes(rng)
         self.batch_size = size(rng, 4, 8)
         full, last = size(rng, 2, 4), size(rng, 2, self.batch_size // 2)
         n = full * self.batch_size + last
@@ -156,6 +155,7 @@ class EvalSetup:
             hits = [b.float().mean().item() for b in right.split(self.batch_size)]
             self.accuracy = right.float().mean().item()
             self.mean_of_batches = sum(hits) / len(hits)
+            self.sums = (float(right.sum()), sum(hits))  # correct predictions; batch accuracies
             if abs(self.accuracy - self.mean_of_batches) > 0.04:
                 break
         self.described = (
@@ -173,7 +173,7 @@ class EvalSetup:
                 self.batch_size,
                 [{"training": training, "batches": kind} for training, kind in cases],
             )
-        return _observed(seen, len(cases), "value", "calls", "modes", "frozen", "grad_enabled")
+        return observed(seen, list, *REPORT, length=len(cases))
 
     def what(self, training: bool, kind: str) -> str:
         batches = "a DataLoader" if kind == "dataloader" else "a list"
@@ -195,6 +195,7 @@ def test_evaluate_accuracy(learner, rng):
             rel=1e-6,
             wrong={
                 MEAN_OF_BATCH_ACCURACIES: setup.mean_of_batches,
+                SUM_NOT_MEAN: setup.sums,
                 DROPOUT_ON: lambda _, calls=calls: bool(_trained_layers(calls)),
             },
         )
@@ -230,7 +231,7 @@ def test_evaluate_no_grad(learner, rng):
 
 
 def _expect_left_as_found(seen: dict[str, Any], training: bool, what: str) -> None:
-    modes = seen["modes"]
+    modes = observed(seen["modes"], dict)
     if modes.get("model") is not training:
         fail(
             f"{what} left the model in {_mode(not training)} (model.training is {not training})",
@@ -267,14 +268,13 @@ class PredictSetup:
     """A model seed and sizes, and inputs x (n, in)."""
 
     def __init__(self, rng: torch.Generator) -> None:
-        self.seed, self.sizes = _seed(rng), _sizes(rng)
+        self.seed, self.sizes = random_seed(rng), _sizes(rng)
         self.x = torch.randn(size(rng, 2, 9), self.sizes[0], generator=rng)
 
     def run(self, learner, modes: list[bool]) -> list[dict[str, Any]]:
         with explain(DROPOUT_ON, when=BATCH_NORM_TRAINING):
             seen = learner.scenario("predict_cases", self.seed, self.sizes, self.x, modes)
-        keys = ("value", "calls", "graph", "modes", "grad_enabled", "frozen")
-        return _observed(seen, len(modes), *keys)
+        return observed(seen, list, *REPORT, "graph", length=len(modes))
 
     def what(self, training: bool) -> str:
         n, d_in = self.x.shape
@@ -319,7 +319,7 @@ def test_predict_proba_no_grad(learner, rng):
             GRAPH_BUILT,
         )
         expect(
-            not (seen["graph"]["requires_grad"] or seen["graph"]["grad_fn"]),
+            not any(observed(seen["graph"], dict, "requires_grad", "grad_fn").values()),
             "the probabilities require grad (they carry an autograd graph)",
             GRAPH_BUILT,
         )

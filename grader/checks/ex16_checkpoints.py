@@ -14,7 +14,6 @@ from typing import Any
 import torch
 
 from grader.kit import (
-    Failure,
     LearnerRaised,
     Misconception,
     context,
@@ -22,9 +21,12 @@ from grader.kit import (
     expect_number,
     fail,
     learner_error,
+    observed,
     points,
+    random_seed,
     size,
     type_name,
+    uniform,
 )
 from grader.replay import ReplayedOptimizer
 from grader.worker.scenarios.ex16_checkpoints import build_model, optimizer_state, parameters, train
@@ -107,12 +109,12 @@ def _pickled_objects_named() -> Iterator[None]:
 
 def _setup(rng: torch.Generator) -> dict[str, Any]:
     return {
-        "seed": int(torch.randint(2**31, (), generator=rng)),
+        "seed": random_seed(rng),
         "sizes": [size(rng, 2, 6), size(rng, 3, 8), size(rng, 2, 5)],
         "batch_size": size(rng, 2, 8),
         "n_batches": size(rng, 2, 4),
-        "lr": 0.01 * (1 + 3 * torch.rand((), generator=rng).item()),
-        "weight_decay": 0.05 + 0.1 * torch.rand((), generator=rng).item(),
+        "lr": uniform(rng, 0.01, 0.04),
+        "weight_decay": uniform(rng, 0.05, 0.15),
         "before": size(rng, 1, 3),  # epochs trained before the checkpoint
         "after": size(rng, 1, 3),  # epochs trained after resuming
     }
@@ -152,21 +154,13 @@ def _reference(setup: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _garbled() -> Failure:
-    return Failure(
-        "the report of your checkpoint code came back garbled: does your code patch the grader?"
-    )
-
-
 def _resume(learner: Any, setup: dict[str, Any]) -> dict[str, Any]:
     with _pickled_objects_named():
         report = learner.scenario("resume", setup)
-    try:
-        assert type(report["restored"]["params"]) is dict
-        assert type(report["restored"]["optimizer"]) is dict
-        assert type(report["final"]) is dict
-    except (AssertionError, TypeError, KeyError):
-        raise _garbled() from None
+    report = observed(report, dict, "restored", "final")
+    restored = observed(report["restored"], dict, "params", "optimizer")
+    for part in (restored["params"], restored["optimizer"], report["final"]):
+        observed(part, dict)
     return report
 
 
@@ -224,10 +218,8 @@ def _holds_optimizer_state(content: Any) -> bool:
 def test_checkpoint_file(learner, rng):
     """save_checkpoint saves both state_dicts in a file that loads with weights_only=True"""
     setup = _setup(rng)
-    report = learner.scenario("save_and_inspect", setup)
+    report = observed(learner.scenario("save_and_inspect", setup), dict, "exists")
     what = f"save_checkpoint(path, model, optimizer, epoch={setup['before'] - 1}, loss)"
-    if type(report) is not dict or type(report.get("exists")) is not bool:
-        raise _garbled()
     expect(report["exists"], f"{what} wrote no file at `path`")
     error = report.get("error")
     if error is not None:
@@ -306,8 +298,7 @@ def test_resume_epoch(learner, rng):
     epochs = [0, size(rng, 1, 9), size(rng, 10, 99)]
     with _pickled_objects_named():
         starts = learner.scenario("resume_epochs", setup, epochs)
-    if type(starts) is not list or len(starts) != len(epochs):
-        raise _garbled()
+    starts = observed(starts, list, length=len(epochs))
     for epoch, start in zip(epochs, starts, strict=True):
         expect_number(
             start,
@@ -321,9 +312,9 @@ def test_resume_epoch(learner, rng):
 @points(2)
 def test_refuses_code_running_checkpoint(learner, rng):
     """load_checkpoint refuses a checkpoint that would run code when unpickled"""
-    report = learner.scenario("load_booby_trapped", _setup(rng))
-    if type(report) is not dict or type(report.get("code_ran")) is not bool:
-        raise _garbled()
+    report = observed(
+        learner.scenario("load_booby_trapped", _setup(rng)), dict, "code_ran", "error"
+    )
     what = (
         "load_checkpoint(path, model, optimizer) on a checkpoint carrying an object that runs "
         "code when unpickled"
@@ -336,7 +327,5 @@ def test_refuses_code_running_checkpoint(learner, rng):
             f"{what} returned without raising: let the error of torch.load(path, "
             "weights_only=True) through, so that nobody trains on a file that was tampered with"
         )
-    if type(error) is not dict:
-        raise _garbled()
-    if not error.get("refused"):
+    if not observed(error, dict).get("refused"):
         raise learner_error(what, error)

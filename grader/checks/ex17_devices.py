@@ -107,16 +107,20 @@ def _mismatch(got: Any, want: Any, path: str = "result") -> str | None:
     """Where describe()d structures first differ, in words; None when they agree."""
     if got == want:
         return None
-    if got[0] != want[0]:
-        return f"{path} should be a {want[0]}, got {got[0]}"
+    if observed(got, list)[:1] != want[:1]:
+        return f"{path} should be a {want[0]}, got {got[0] if got else 'nothing'}"
+    observed(got, list, length=len(want))  # a node of the same kind has the same parts
     if want[0] == "tensor":
         return f"{path} should be a tensor on {want[1]}, got one on {got[1]}"
     if want[0] == "value":
         return f"{path} should be left as {want[2]}, got {got[2]}"
-    if len(got[1]) != len(want[1]):
+    if len(observed(got[1], list)) != len(want[1]):
         return f"{path} should have {len(want[1])} entries, got {len(got[1])}"
     for index, (g, w) in enumerate(zip(got[1], want[1], strict=True)):
-        key, g, w = (w[0], g[1], w[1]) if want[0] == "dict" else (str(index), g, w)
+        if want[0] == "dict":  # [key, value] pairs
+            key, g, w = w[0], observed(g, list, length=2)[1], w[1]
+        else:
+            key = str(index)
         found = _mismatch(g, w, f"{path}[{key}]")
         if found:
             return found
@@ -138,7 +142,7 @@ def _expect_structure(got: Any, want: Any, what: str) -> None:
 @points(1)
 def test_pick_device_returns_a_device(learner):
     """pick_device returns a torch.device, cpu when no GPU is there"""
-    (got,) = learner.scenario("picks", [(False, False)])
+    (got,) = observed(learner.scenario("picks", [(False, False)]), list, length=1)
     if isinstance(got, str):
         fail(f"pick_device() returned the string {got!r}", STRING_DEVICE)
     expect(
@@ -156,7 +160,7 @@ def test_pick_device_returns_a_device(learner):
 def test_pick_device_prefers_cuda_then_mps(learner):
     """pick_device prefers cuda, then mps, then cpu"""
     cases = [(True, True), (True, False), (False, True), (False, False)]
-    answers = learner.scenario("picks", cases)
+    answers = observed(learner.scenario("picks", cases), list, length=len(cases))
     for (cuda, mps), got in zip(cases, answers, strict=True):
         want = torch.device("cuda" if cuda else "mps" if mps else "cpu")
         where = (
@@ -257,7 +261,12 @@ def _expect_moved(
 
 
 def _model(seen: dict[str, Any]) -> dict[str, dict[str, list]]:
-    return observed(seen["model"], dict, "parameters", "buffers")
+    """The model as prepare left it: describe_model's entries by kind and name."""
+    model = observed(seen["model"], dict, "parameters", "buffers")
+    for kind in ("parameters", "buffers"):
+        for entry in observed(model[kind], dict).values():
+            observed(entry, list, length=4)  # [type, device, shape, dtype]
+    return model
 
 
 @points(1)

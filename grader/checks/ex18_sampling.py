@@ -23,8 +23,10 @@ from grader.kit import (
     fmt_shape,
     observed,
     points,
+    random_seed,
     size,
     type_name,
+    uniform,
 )
 
 # the notebook's visible sanity test: torch and the kata's own names only
@@ -62,12 +64,6 @@ GENERATOR_IGNORED = Misconception(
 
 SAMPLES_PER_ROW = 20_000
 SIGMAS = 6  # per token: a correct sampler lands outside with probability ~2e-9
-
-
-def _reports(seen: Any, count: int) -> list:
-    reports = observed(seen, list)
-    expect(len(reports) == count, "the grader's scenario lost a case")
-    return reports
 
 
 def _top_k(logits: torch.Tensor, k: int) -> torch.Tensor:
@@ -109,7 +105,7 @@ def _expect_kept(got: torch.Tensor, want: torch.Tensor, k: int, what: str, wrong
 
 
 def _check_filters(learner, cases: list[tuple[torch.Tensor, int]], ties: bool) -> None:
-    reports = _reports(learner.scenario("filters", cases), len(cases))
+    reports = observed(learner.scenario("filters", cases), list, length=len(cases))
     for report, (logits, k) in zip(reports, cases, strict=True):
         kind = "integer-valued " if ties else ""
         what = f"top_k_filter(logits, k={k}) for {kind}logits of shape {fmt_shape(logits.shape)}"
@@ -215,12 +211,12 @@ def _expect_tokens(got: Any, rows: int, width: int, what: str) -> torch.Tensor:
 def test_temperature_zero_is_argmax(learner, rng):
     """sample_next with temperature 0 returns each row's argmax"""
     rows, width = distinct_sizes(rng, 2, 3, 12)
-    seed = int(torch.randint(2**31, (), generator=rng))
+    seed = random_seed(rng)
     cases = [
         _draw(torch.randn(rows, width, generator=rng), 0.0, None, None),
         _draw(torch.randn(width, width, generator=rng), 0.0, size(rng, 2, width), seed),
     ]
-    reports = _reports(learner.scenario("draws", cases), len(cases))
+    reports = observed(learner.scenario("draws", cases), list, length=len(cases))
     for report, case in zip(reports, cases, strict=True):
         what = _call(case)
         try:
@@ -242,11 +238,11 @@ def test_same_seed_same_samples(learner, rng):
     """sample_next draws the same tokens from generators with the same seed"""
     rows, width = size(rng, 24, 40), size(rng, 5, 10)
     logits = torch.randn(rows, width, generator=rng) * 0.7  # flat enough that draws vary
-    temperature = 0.7 + 0.8 * float(torch.rand((), generator=rng))
+    temperature = uniform(rng, 0.7, 1.5)
     top_k = [None, size(rng, 3, width)][int(torch.randint(2, (), generator=rng))]
     seed, other = (int(s) for s in torch.randperm(2**16, generator=rng)[:2])
     cases = [_draw(logits, temperature, top_k, s) for s in (seed, seed, other)]
-    reports = _reports(learner.scenario("draws", cases), len(cases))
+    reports = observed(learner.scenario("draws", cases), list, length=len(cases))
     tokens = [
         _expect_tokens(case_value(report, _call(case)), rows, width, _call(case))
         for report, case in zip(reports, cases, strict=True)
@@ -337,11 +333,9 @@ def test_sample_frequencies(learner, rng):
         width = size(rng, 5, 8)
         logits = _spread_logits(rng, size(rng, 1, 2), width, temperature)
         top_k = size(rng, 2, width - 1) if use_top_k else None
-        cases.append(
-            _draw(logits, temperature, top_k, int(torch.randint(2**31, (), generator=rng)))
-        )
+        cases.append(_draw(logits, temperature, top_k, random_seed(rng)))
         cases[-1]["repeat"] = SAMPLES_PER_ROW
-    reports = _reports(learner.scenario("draws", cases), len(cases))
+    reports = observed(learner.scenario("draws", cases), list, length=len(cases))
     for report, case in zip(reports, cases, strict=True):
         logits, temperature, top_k = case["logits"], case["temperature"], case["top_k"]
         rows, width = logits.shape

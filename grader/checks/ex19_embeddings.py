@@ -11,6 +11,7 @@ from grader.kit import (
     expect_tensor,
     explain,
     fail,
+    observed,
     points,
     size,
     type_name,
@@ -63,6 +64,7 @@ def test_weight_is_a_registered_parameter(learner, rng):
     """Embedding(V, D) keeps a (V, D) nn.Parameter named weight, like nn.Embedding"""
     vocab, dim = size(rng, 10, 50), size(rng, 2, 9)
     seen = learner.scenario("structure", vocab, dim, seed=size(rng, 0, 10**6))
+    seen = observed(seen, dict, "weight_type", "parameters", "state_dict")
     what = f"Embedding({vocab}, {dim})"
     expect(
         seen["weight_type"] == "Parameter",
@@ -86,6 +88,7 @@ def test_weight_is_a_registered_parameter(learner, rng):
 def test_weight_starts_standard_normal(learner, rng):
     """Embedding's weight starts from N(0, 1), like nn.Embedding's"""
     seen = learner.scenario("structure", 2000, 64, seed=size(rng, 0, 10**6))
+    seen = observed(seen, dict, "weight_type", "mean", "std")
     mean, std = seen["mean"], seen["std"]
     expect(mean is not None, f"Embedding.weight is a {seen['weight_type']}", WEIGHT_NOT_PARAMETER)
     # 128,000 draws: the sample mean is within 0.02 and the std within 0.02 of N(0, 1)'s
@@ -105,7 +108,7 @@ def test_forward_reads_rows(learner, rng):
         upstream = torch.randn(*ids.shape, weight.shape[1], generator=rng)
         with context(f"Embedding{tuple(weight.shape)} on ids of shape {tuple(ids.shape)}"):
             seen = learner.scenario("lookup", weight, ids, upstream)
-            expect_tensor(seen["out"], weight[ids], "the output")
+            expect_tensor(observed(seen, dict, "out")["out"], weight[ids], "the output")
 
 
 @points(2)
@@ -117,7 +120,7 @@ def test_gradients_accumulate_over_repeated_ids(learner, rng):
     want = torch.zeros_like(weight).index_add_(0, ids, upstream)
     with context(f"backward through Embedding{tuple(weight.shape)} on {ids.numel()} ids"):
         seen = learner.scenario("lookup", weight, ids, upstream)
-        grad = seen.get("grad")
+        grad = observed(seen, dict, "out").get("grad")  # sent when the output is a tensor
         expect(
             grad is not None,
             "weight.grad is None: the output is not computed from "
@@ -135,8 +138,9 @@ def test_forward_never_builds_a_one_hot(learner):
             seen = learner.scenario("lookup_size", 50_000, 32, 4096)
     except LearnerBroke as exc:  # out of time or memory: 4,096 x 50,000 floats take both
         fail(exc.message, ONE_HOT_FORWARD)
-    if seen["one_hot"]:
+    if observed(seen, dict, "one_hot")["one_hot"]:
         fail(f"Embedding(50000, 32) on 4,096 ids: {seen['one_hot']}", ONE_HOT_FORWARD)
+    seen = observed(seen, dict, "shape")
     expect(
         seen["shape"] == [4096, 32],
         f"Embedding(50000, 32) on 4,096 ids should give (4096, 32), got {seen['shape']}",

@@ -20,10 +20,12 @@ from grader.kit import (
     expect,
     fail,
     fmt_shape,
+    observed,
     points,
+    random_seed,
     seconds,
     size,
-    type_name,
+    uniform,
 )
 
 # the notebook's visible sanity test: torch and the kata's own names only
@@ -83,10 +85,6 @@ TOO_SLOW = Misconception(
 )
 
 
-def _seed(rng: torch.Generator) -> int:
-    return int(torch.randint(2**31, (), generator=rng))
-
-
 def _split(X: torch.Tensor, y: torch.Tensor, n_train: int, rng: torch.Generator) -> dict:
     """Shuffle (X, y) and cut it into a training part of n_train points and a test part."""
     order = torch.randperm(len(y), generator=rng)
@@ -102,8 +100,7 @@ def _split(X: torch.Tensor, y: torch.Tensor, n_train: int, rng: torch.Generator)
 def spirals(rng: torch.Generator, per_arm: int, test_per_arm: int) -> dict[str, Any]:
     """2, or 3 interleaved noisy spiral arms in the plane, one class each."""
     arms = size(rng, 2, 3)
-    turns = 0.75 + 0.5 * float(torch.rand((), generator=rng))
-    noise = 0.01 + 0.02 * float(torch.rand((), generator=rng))
+    turns, noise = uniform(rng, 0.75, 1.25), uniform(rng, 0.01, 0.03)
     n = per_arm + test_per_arm
     t = torch.rand(arms, n, generator=rng)  # how far along its arm each point lies
     angle = 2 * math.pi * (turns * t + torch.arange(arms).unsqueeze(1) / arms)  # (arms, n)
@@ -135,15 +132,12 @@ def blobs(rng: torch.Generator, per_class: int, test_per_class: int) -> dict[str
 def _train(learner, datasets: list[dict[str, Any]], seed: int, rng: torch.Generator) -> list:
     """The scenario's report per dataset, with a too-slow training named as such."""
     sent = [{k: d[k] for k in ("X_train", "y_train", "num_classes", "X_test")} for d in datasets]
-    global_seeds = [_seed(rng) for _ in datasets]
+    global_seeds = [random_seed(rng) for _ in datasets]
     try:
         seen = learner.scenario("train_and_predict", sent, seed, global_seeds)
     except LearnerTimedOut as exc:
         raise Failure(exc.message, TOO_SLOW) from None
-    ok = type(seen) is list and len(seen) == len(datasets)
-    if not ok or not all(type(s) is dict and "output" in s and "is_module" in s for s in seen):
-        fail(f"the grader's scenario came back as {type_name(seen)}: do not patch the grader")
-    return seen
+    return observed(seen, list, "output", "is_module", length=len(datasets))
 
 
 def _logits(seen: dict[str, Any], data: dict[str, Any], seed: int) -> torch.Tensor:
@@ -176,7 +170,7 @@ def _logits(seen: dict[str, Any], data: dict[str, Any], seed: int) -> torch.Tens
 @seconds(60)
 def test_accuracy(learner, rng):
     """train_classifier reaches 95% held-out accuracy on spirals and blobs"""
-    seed = _seed(rng)
+    seed = random_seed(rng)
     datasets = [spirals(rng, 400, 200), blobs(rng, 200, 100)]
     for data, seen in zip(datasets, _train(learner, datasets, seed, rng), strict=True):
         logits = _logits(seen, data, seed)
@@ -198,7 +192,7 @@ def test_output_shape(learner, rng):
     classes, dims = data["num_classes"], data["X_train"].shape[1]
     m = classes + dims + size(rng, 1, 9)
     data["X_test"] = torch.randn(m, dims, generator=rng)
-    seed = _seed(rng)
+    seed = random_seed(rng)
     (seen,) = _train(learner, [data], seed, rng)
     _logits(seen, data, seed)
 
@@ -208,7 +202,7 @@ def test_output_shape(learner, rng):
 def test_reproducible(learner, rng):
     """the same seed gives the same model"""
     data = blobs(rng, size(rng, 30, 50), size(rng, 10, 20))
-    seed = _seed(rng)
+    seed = random_seed(rng)
     first, second = (_logits(s, data, seed) for s in _train(learner, [data, data], seed, rng))
     differ = (first - second).abs().max().item()
     expect(
@@ -224,7 +218,7 @@ def test_reproducible(learner, rng):
 def test_returned_in_eval_mode(learner, rng):
     """the model comes back in eval mode, ready to predict"""
     data = blobs(rng, size(rng, 20, 40), size(rng, 5, 10))
-    seed = _seed(rng)
+    seed = random_seed(rng)
     (seen,) = _train(learner, [data], seed, rng)
     what = f"train_classifier(X, y, {data['num_classes']}, seed={seed}) on {data['described']}"
     expect(seen["is_module"], f"{what} should return an nn.Module, got {seen.get('model')}")

@@ -17,13 +17,14 @@ from typing import Any, NamedTuple
 import torch
 
 from grader.kit import (
-    Failure,
+    TAMPERED,
     Misconception,
     context,
     diagnose,
     expect,
     explain,
     fail,
+    observed,
     points,
     random_seed,
     size,
@@ -103,6 +104,12 @@ MEAN_OF_BATCH_ACCURACIES = Misconception(
     "as much as a full one. Count correct predictions and examples over all the batches, and "
     "divide once.",
 )
+SUM_NOT_MEAN = Misconception(
+    "ex23/sum-not-mean",
+    "This is a sum, not a mean: the losses (or correct predictions) added up over the epoch, "
+    "never divided, so the number grows with the size of the data. Divide the sum by the "
+    "number of examples at the end of the epoch.",
+)
 TOTALS_NOT_RESET = Misconception(
     "ex23/totals-not-reset",
     "The running totals were not reset between epochs, so this epoch's number also counts the "
@@ -114,6 +121,7 @@ TOTALS_NOT_RESET = Misconception(
 WORKER_IMPORTS = ("torch._dynamo",)
 
 MARGIN = 1e-4  # a prediction whose top two logits are closer than this may go either way
+PHASES = ("train", "val", "none")  # the loader a forward pass's batch came from, if any
 LAYERS = ("dropout", "batch norm")  # the layers whose behaviour depends on the mode
 # torch's message when backward() meets an output computed under no_grad
 BACKWARD_UNDER_NO_GRAD = r"does not require grad and does not have a grad_fn"
@@ -242,27 +250,26 @@ def _by_epoch(passes: list[dict[str, Any]]) -> list[dict[str, list[dict[str, Any
     for one in passes:
         phase = one["phase"]
         if not epochs or (phase == "train" and previous == "val"):
-            epochs.append({"train": [], "val": [], "none": []})
+            epochs.append({name: [] for name in PHASES})
         epochs[-1][phase].append(one)
         previous = phase
     return epochs
 
 
 def _read(seen: Any) -> Report:
-    try:
-        passes = seen["passes"]
-        for one in passes:
-            assert one["phase"] in ("train", "val", "none") and type(one["training"]) is dict
-            assert type(one["grad_enabled"]) is bool and type(one["steps"]) is int
-        report = Report(
-            seen["returned"], _by_epoch(passes), seen["modes"], seen["grad_enabled"], seen["state"]
-        )
-        assert type(report.modes) is dict and type(report.state) is dict
-        return report
-    except (AssertionError, TypeError, KeyError, ValueError):
-        raise Failure(
-            "the report of your fit came back garbled: does your code patch the grader?"
-        ) from None
+    seen = observed(seen, dict, "passes", "returned", "modes", "grad_enabled", "state")
+    passes = observed(seen["passes"], list, "phase", "training", "grad_enabled", "graph", "steps")
+    for one in passes:
+        observed(one["training"], dict)
+        if one["phase"] not in PHASES:
+            fail(f"{TAMPERED} (a forward pass of phase {one['phase']!r})")
+    return Report(
+        seen["returned"],
+        _by_epoch(passes),
+        observed(seen["modes"], dict),
+        seen["grad_enabled"],
+        observed(seen["state"], dict),
+    )
 
 
 def _layers_in(one: dict[str, Any], training: bool) -> list[str]:
@@ -357,11 +364,16 @@ def test_train_losses(learner, rng):
             if _near(loss, want.loss):
                 continue
             so_far = [e.loss for e in case.epochs[: epoch + 1]]  # every epoch has N examples
+            n = case.setup["n_train"]
+            batches = math.ceil(n / case.setup["batch_size"])
             wrong = diagnose(
                 loss,
                 {
                     MEAN_OF_BATCH_LOSSES: lambda v: _near(v, want.batch_mean),
                     TOTALS_NOT_RESET: lambda v: _near(v, sum(so_far) / len(so_far)),
+                    SUM_NOT_MEAN: lambda v: (
+                        _near(v, want.loss * n) or _near(v, want.batch_mean * batches)
+                    ),
                 },
             ) or _seen(report, range(epoch + 1), range(epoch))
             fail(
@@ -391,11 +403,16 @@ def test_val_accuracy(learner, rng):
             if low - 1e-9 <= accuracy <= high + 1e-9:
                 continue
             so_far = [case.accuracy(e)[0] for e in range(epoch + 1)]  # M examples each
+            n = case.setup["n_val"]
+            batches = math.ceil(n / case.setup["val_batch_size"])
             wrong = diagnose(
                 accuracy,
                 {
                     MEAN_OF_BATCH_ACCURACIES: lambda v: _near(v, batch_mean),
                     TOTALS_NOT_RESET: lambda v: _near(v, sum(so_far) / len(so_far)),
+                    SUM_NOT_MEAN: lambda v: (
+                        low * n - 1e-6 <= v <= high * n + 1e-6 or _near(v, batch_mean * batches)
+                    ),
                 },
             ) or _seen(report, range(epoch + 1), range(epoch + 1))
             fail(

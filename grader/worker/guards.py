@@ -26,7 +26,7 @@ def forbidding(op_names: list[str]) -> Iterator[set[str]]:
         def _should_skip_dynamo(cls) -> bool:
             return False  # True would wrap us in torch._dynamo.disable: seconds of imports
 
-        def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
             packet = func.overloadpacket.__name__
             if packet in watched:
                 used.add(packet)

@@ -379,8 +379,8 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(1)  # one core per check, and fork-safe: no thread pool yet
-    import torch.nn.functional  # noqa: F401  warm the modules learners import
-    import torch.optim  # noqa: F401
+    import torch.nn.functional  # warm the modules learners import
+    import torch.optim
 
     from . import guards  # noqa: F401  imported once here, not in every run process
 

@@ -43,6 +43,16 @@ def fit_line(x, y, lr=0.1, steps=200):
         sgd_step([w, b], lr)
     return w.item(), b.item()
 """,
+    "ex05/sum-not-mean": """
+def fit_line(x, y, lr=0.1, steps=200):
+    w = torch.zeros((), requires_grad=True)
+    b = torch.zeros((), requires_grad=True)
+    for _ in range(steps):
+        ((w * x + b - y) ** 2).sum().backward()
+        sgd_step([w, b], lr)
+        zero_grad([w, b])
+    return w.item(), b.item()
+""",
     "ex05/grad-modified": """
 def sgd_step(params, lr, weight_decay=0.0):
     with torch.no_grad():

@@ -11,6 +11,16 @@ def accumulate_gradients(model, loss_fn, micro_batches):
         total += loss.item()
     return total
 """,
+    "ex13/divided-by-batch-size": """
+def accumulate_gradients(model, loss_fn, micro_batches):
+    model.zero_grad()
+    total = 0.0
+    for x, y in micro_batches:
+        loss = loss_fn(model(x), y) / len(x)
+        loss.backward()
+        total += loss.item()
+    return total
+""",
     "ex13/cleared-in-loop": """
 def accumulate_gradients(model, loss_fn, micro_batches):
     total = 0.0

@@ -23,6 +23,28 @@ def fit(model, optimizer, loss_fn, train_loader, val_loader, epochs):
     model.train()
     return history
 """,
+    "ex23/sum-not-mean": """
+def fit(model, optimizer, loss_fn, train_loader, val_loader, epochs):
+    history = []
+    for _ in range(epochs):
+        model.train()
+        loss_sum = 0.0
+        for x, y in train_loader:
+            optimizer.zero_grad()
+            loss = loss_fn(model(x), y)
+            loss.backward()
+            optimizer.step()
+            loss_sum += loss.item() * len(y)
+        model.eval()
+        correct = total = 0
+        with torch.no_grad():
+            for x, y in val_loader:
+                correct += int((model(x).argmax(dim=-1) == y).sum())
+                total += len(y)
+        history.append((loss_sum, correct / total))
+    model.train()
+    return history
+""",
     "ex23/val-train-mode": """
 def fit(model, optimizer, loss_fn, train_loader, val_loader, epochs):
     model.train()

@@ -83,11 +83,10 @@ def _structure(layer: nn.Module) -> dict[str, Any]:
         attributes[name] = "absent" if value is absent else _describe(value)
     return {
         "attributes": attributes,
-        "parameters": [
-            [name, list(p.shape), p.requires_grad]
-            for name, p in layer.named_parameters(remove_duplicate=False)
-        ],
-        "state_dict": [[key, list(t.shape)] for key, t in layer.state_dict().items()],
+        "parameters": {  # name -> shape, in registration order
+            name: list(p.shape) for name, p in layer.named_parameters(remove_duplicate=False)
+        },
+        "state_dict": {key: list(t.shape) for key, t in layer.state_dict().items()},
     }
 
 

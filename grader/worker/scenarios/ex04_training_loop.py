@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from ..runner import need
+from .common import number_report, type_name
 
 # each optimizer's options besides lr; the judge replays the same update (grader.replay)
 OPTIMIZERS: dict[str, dict[str, Any]] = {
@@ -76,24 +77,6 @@ def build(setup: dict[str, Any]) -> tuple[ModeRecordingNet, torch.optim.Optimize
     return model, optimizer, loss_fn, batches
 
 
-def _type_name(value: Any) -> str:
-    cls = type(value)
-    return (
-        cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
-    )
-
-
-def _loss_report(item: Any) -> dict[str, Any]:
-    """One returned loss: its type, its value when it is a number, whether it holds a graph."""
-    value = None
-    if type(item) in (float, int):
-        value = float(item)
-    elif type(item) is torch.Tensor and item.numel() == 1:
-        value = item.detach().item()
-    graph = type(item) is torch.Tensor and item.grad_fn is not None
-    return {"type": _type_name(item), "value": value, "graph": graph}
-
-
 def train_once(module: types.ModuleType, setup: dict[str, Any]) -> dict[str, Any]:
     """Call the learner's train() once; report the losses, parameters, gradients and modes."""
     train = need(module, "train")
@@ -104,8 +87,8 @@ def train_once(module: types.ModuleType, setup: dict[str, Any]) -> dict[str, Any
         returned = train(model, optimizer, loss_fn, batches)  # the default: one epoch
     is_sequence = type(returned) in (list, tuple)
     return {
-        "returned": _type_name(returned),
-        "losses": [_loss_report(item) for item in returned] if is_sequence else None,
+        "returned": type_name(returned),
+        "losses": [number_report(item) for item in returned] if is_sequence else None,
         "modes": list(model.modes_seen),
         "params": {name: p.detach().clone() for name, p in model.named_parameters()},
         "grads": {

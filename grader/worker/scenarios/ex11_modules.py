@@ -101,9 +101,9 @@ def mlp_structure(module: types.ModuleType, sizes: list[int]) -> dict[str, Any]:
     attributes that hold modules in plain Python containers."""
     mlp = _build_mlp(module, sizes)
     return {
-        "parameters": [[name, list(p.shape)] for name, p in mlp.named_parameters()],
+        "parameters": {name: list(p.shape) for name, p in mlp.named_parameters()},
         "linears": [
-            [m.in_features, m.out_features, m.bias is not None]
+            {"in": m.in_features, "out": m.out_features, "bias": m.bias is not None}
             for m in mlp.modules()
             if isinstance(m, nn.Linear)
         ],

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from ..runner import need
+from .common import number_report
 
 
 class SmallNet(nn.Module):
@@ -54,24 +55,6 @@ def build(setup: dict[str, Any]) -> tuple[SmallNet, nn.Module, list[tuple[torch.
     return model, loss_fn, micro_batches
 
 
-def _type_name(value: Any) -> str:
-    cls = type(value)
-    return (
-        cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
-    )
-
-
-def _returned(value: Any) -> dict[str, Any]:
-    """What came back: its type, its value when it is a number, whether it holds a graph."""
-    number = None
-    if type(value) in (float, int):
-        number = float(value)
-    elif type(value) is torch.Tensor and value.numel() == 1:
-        number = value.detach().item()
-    graph = type(value) is torch.Tensor and value.grad_fn is not None
-    return {"type": _type_name(value), "value": number, "graph": graph}
-
-
 def accumulate(module: types.ModuleType, setups: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """For each setup, the learner's accumulate_gradients on freshly built objects, and what it
     returned and left behind."""
@@ -82,7 +65,7 @@ def accumulate(module: types.ModuleType, setups: list[dict[str, Any]]) -> list[d
         returned = accumulate_gradients(model, loss_fn, micro_batches)
         reports.append(
             {
-                "returned": _returned(returned),
+                "returned": number_report(returned),
                 "grads": {
                     name: None if p.grad is None else p.grad.detach().clone()
                     for name, p in model.named_parameters()

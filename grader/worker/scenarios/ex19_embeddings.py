@@ -57,7 +57,7 @@ class _Largest(TorchDispatchMode):
     def _should_skip_dynamo(cls) -> bool:
         return False  # the default wraps the mode in torch._dynamo.disable: seconds of imports
 
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
         if isinstance(out, torch.Tensor) and out.numel() >= self.limit:
             raise OneHotSized(f"{func.overloadpacket.__name__} made a {tuple(out.shape)} tensor")

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from ..runner import need
-from .common import outcome
+from .common import outcome, type_name
 
 # Non-scalar functions of a 2-D x (n, d); none has a diagonal Jacobian, and each saves tensors
 # for its backward pass, so a second backward through a freed graph raises.
@@ -26,11 +26,6 @@ FUNCTIONS: dict[str, Callable[[Tensor], Tensor]] = {
     "tanh_gram": lambda x: torch.tanh(x) @ x.T,  # (n, n)
     "x_sin_x": lambda x: x * torch.sin(x),  # (n, d)
 }
-
-
-def _type_name(value: Any) -> str:
-    cls = type(value)
-    return cls.__name__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__name__}"
 
 
 # ---------------------------------------------------------------- vjp and grad_twice
@@ -112,7 +107,7 @@ def bootstrap(
     model = build_value_net(seed, sizes)
     loss = need(module, "bootstrap_loss")(model, x, x_next, reward, gamma)
     report: dict[str, Any] = {
-        "type": _type_name(loss),
+        "type": type_name(loss),
         "value": loss.detach() if type(loss) is torch.Tensor else loss,
         "requires_grad": type(loss) is torch.Tensor and loss.requires_grad,
         "grads_before": [n for n, p in model.named_parameters() if p.grad is not None],
@@ -171,9 +166,9 @@ def freeze_cases(
             returned = freeze(model, prefixes)
             items = list(returned) if type(returned) in (list, tuple) else []
             return {
-                "type": _type_name(returned),
+                "type": type_name(returned),
                 "indices": [next((i for i, p in enumerate(params) if p is q), None) for q in items],
-                "types": [_type_name(q) for q in items],
+                "types": [type_name(q) for q in items],
             }
 
         result = outcome(module, run)
@@ -206,7 +201,7 @@ def to_numpy_input(kind: str, base: Tensor) -> Tensor:
 def _array_report(value: Any) -> dict[str, Any]:
     """What came back: type, and for a numpy array its dtype, shape and values (as a tensor)."""
     if type(value) is not np.ndarray:
-        return {"type": _type_name(value)}
+        return {"type": type_name(value)}
     try:
         values = torch.from_numpy(np.array(value))  # a copy, in row-major order
     except TypeError:  # a dtype torch has no counterpart for (object, str)
