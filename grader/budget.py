@@ -12,8 +12,9 @@ Where the machine offers no writable cgroup, limits hold per process only (the w
 rlimits), and `describe()` says so in every report.
 
 cgroup v1 (memory and pids hierarchies, as on this project's CI machines) and cgroup v2 (one
-hierarchy, in a subtree the judge may write: as root, or inside a delegated systemd scope such
-as `systemd-run --user --scope -p Delegate=yes grade ...`) are both understood.
+hierarchy, beside the judge's own cgroup where it may write: as root, or under a delegated
+systemd user scope such as `systemd-run --user --scope -p Delegate=yes grade ...`) are both
+understood; only v1 could be tried on the machines this was built on.
 """
 
 from __future__ import annotations
@@ -210,8 +211,9 @@ def _v2_parent(own: Path) -> Path:
     """Where a v2 group may go: beside our own cgroup, whose parent must allow the controllers.
 
     A cgroup with processes cannot give controllers to children ("no internal processes"), so
-    the group is a sibling of ours, in a parent we may write: the root of the hierarchy as
-    root, or a delegated scope in which the judge runs one level down.
+    the group is a sibling of ours, in a parent we may write: as root, any; as a user, one in
+    a subtree systemd delegated to us (the scope that `systemd-run --user --scope -p
+    Delegate=yes grade ...` runs in has such a parent).
     """
     parent = own.parent
     controllers = (parent / "cgroup.subtree_control").read_text().split()
