@@ -3,8 +3,8 @@
 Starts the worker's sandbox (bubblewrap, the same allow-list), imports torch there as the
 worker does, then times a run process's life both ways, alternating: a plain fork of the warm
 process that exits at once, and a fork into a fresh pid namespace that walls itself in
-(grader/worker/isolation.py: namespaces, /tmp, /dev/shm and /proc mounts, the lane's cgroups,
-capabilities dropped) before it exits. The difference is what isolation adds to every
+(grader/worker/isolation.py: namespaces, /tmp, /dev/shm and /proc mounts, capabilities dropped;
+both are born in the lane's cgroups) before it exits. The difference is what isolation adds to every
 submission; `grade batch` pays it once per submission, not per check.
 
     .venv/bin/python benchmarks/isolation_cost.py [--runs 200]
@@ -33,6 +33,7 @@ from grader.worker import isolation
 cgroups = tuple(json.loads(sys.argv[1]))
 walls = isolation.Walls(cgroups, 256 * 2**20, 64 * 2**20, namespaces=True, keep_in_tmp={keep!r})
 pid_namespace = os.open("/proc/self/ns/pid", os.O_RDONLY)
+isolation.join_budget(walls)  # as a lane does, once: its runs are born in the budget
 
 def plain():
     pid = os.fork()

@@ -52,7 +52,6 @@ class RunUsage:
 
     out_of_memory: bool = False
     out_of_tasks: bool = False
-    peak_memory: int = 0  # bytes, 0 when the kernel does not say
 
 
 def _mounts() -> list[tuple[str, str, str]]:
@@ -117,21 +116,13 @@ class LaneCgroups:
         return 0
 
     def mark(self) -> None:
-        """Count from here (a task starts); the peak memory starts again where possible."""
+        """Count from here: a run starts."""
         self._seen = self._counters()
-        name = "memory.max_usage_in_bytes" if self.version == 1 else "memory.peak"
-        for d in self.dirs:
-            with contextlib.suppress(OSError):
-                _write(d / name, "0")  # v1 resets on any write; v2 only on newer kernels
 
     def usage(self) -> RunUsage:
+        """Whether the run went over its budget since it started (a kill or a refused fork)."""
         oom, forks = self._counters()
-        peak = self._read("memory.max_usage_in_bytes" if self.version == 1 else "memory.peak")
-        return RunUsage(
-            out_of_memory=oom > self._seen[0],
-            out_of_tasks=forks > self._seen[1],
-            peak_memory=int(peak) if peak.strip().isdigit() else 0,
-        )
+        return RunUsage(out_of_memory=oom > self._seen[0], out_of_tasks=forks > self._seen[1])
 
 
 class Cgroups:

@@ -64,6 +64,7 @@ class Lane:
         self._reader = wire.FrameReader()
         self._pending: list[protocol.LaneMessage] = []
         self._isolation: str | None = None  # what the lane said of it in its Ready
+        self._counted_run = ""  # the run whose budget counters were read when it started
 
     @property
     def process(self) -> WorkerProcess | None:
@@ -191,8 +192,9 @@ class Lane:
                     continue  # stale: not about this task
                 if isinstance(message, Started) and started is None:
                     started = time.monotonic()
-                    if cgroups is not None:
-                        cgroups.mark()
+                    if cgroups is not None and job.run != self._counted_run:
+                        cgroups.mark()  # once a run: its tasks share its budget
+                        self._counted_run = job.run
                     # the lane enforces `seconds`; past this it is stuck and is restarted
                     deadline = started + seconds + STUCK_SECONDS
                 elif isinstance(message, Loaded):
@@ -220,6 +222,7 @@ class Lane:
             outcome.broken = f"the run could not be walled in ({done.broken})"
         if cgroups is not None and done.status != "running":
             outcome.usage = cgroups.usage()
+            cgroups.mark()  # what comes next in this run is counted afresh
         return outcome
 
 

@@ -208,6 +208,7 @@ class Module:
     def __init__(self, source: str) -> None:
         self.tree = ast.parse(source)
         self.source = source
+        self._lines = source.encode().splitlines(keepends=True)
         self._owner = self._owners()
         # nodes that are the base of an attribute chain (torch in torch.nn): judged as the chain
         self.chained = {
@@ -244,23 +245,25 @@ class Module:
             body = node.body if isinstance(node.body, list) else [node.body]
             for statement in body:
                 binder.visit(statement)
-        for child in ast.walk(node):
-            nested = child is not node and isinstance(child, (*SCOPES, *COMPREHENSIONS))
-            if nested and self._owner[id(child)] is node:
-                self._scope(child, scope)
+        for child in self._nested.get(id(node), []):
+            self._scope(child, scope)
         return scope
 
     def _owners(self) -> dict[int, ast.AST]:
-        """Each node's innermost enclosing scope node (function, lambda, class, comprehension)."""
+        """Each node's innermost enclosing scope node (function, lambda, class, comprehension);
+        and, in self._nested, the scopes directly inside each scope."""
         owners: dict[int, ast.AST] = {}
+        self._nested: dict[int, list[ast.AST]] = {}
         todo = [(self.tree, self.tree)]
         while todo:
             node, owner = todo.pop()
             for child in ast.iter_child_nodes(node):
                 owners[id(child)] = owner
-                todo.append(
-                    (child, child if isinstance(child, (*SCOPES, *COMPREHENSIONS)) else owner)
-                )
+                if isinstance(child, (*SCOPES, *COMPREHENSIONS)):
+                    self._nested.setdefault(id(owner), []).append(child)
+                    todo.append((child, child))
+                else:
+                    todo.append((child, owner))
         return owners
 
     def _global_writes(self) -> None:
@@ -350,8 +353,15 @@ class Module:
         return run
 
     def segment(self, node: ast.AST) -> str:
-        text = ast.get_source_segment(self.source, node) or ""
-        return " ".join(text.split())[:80]
+        """The node's source text, on one line, for a message (ast's columns count bytes)."""
+        lines = self._lines
+        first, last = node.lineno - 1, node.end_lineno - 1
+        start, end = node.col_offset, node.end_col_offset
+        if first == last:
+            text = lines[first][start:end]
+        else:
+            text = b"".join([lines[first][start:], *lines[first + 1 : last], lines[last][:end]])
+        return " ".join(text.decode(errors="replace").split())[:80]
 
 
 def _constant_attribute(node: ast.AST) -> str | None:
@@ -478,25 +488,27 @@ def _import_findings(
 def _attribute_findings(
     module: Module, node: ast.Attribute, scope: _Scope, rule: Rule | None, attributes: set[str]
 ) -> Iterator[Finding]:
-    shown = module.segment(node)
+    def shown() -> str:
+        return module.segment(node)
+
     if node.attr in REFLECTIVE_ATTRIBUTES:
-        yield Finding(node.lineno, f"uses {shown}", "reflective")
+        yield Finding(node.lineno, f"uses {shown()}", "reflective")
         return
     if node.attr in attributes:
-        yield Finding(node.lineno, f"calls {shown}", "forbidden")
+        yield Finding(node.lineno, f"calls {shown()}", "forbidden")
         return
     if node.attr in PRIVATE_TORCH_ATTRIBUTES:
-        yield Finding(node.lineno, f"uses {shown}, a private torch entry point", "private")
+        yield Finding(node.lineno, f"uses {shown()}, a private torch entry point", "private")
         return
     if id(node) in module.chained:
         return  # judged as part of the whole chain (torch.func in torch.func.grad)
     for name in module.dotted(node, scope):
         if name in REFLECTIVE_NAMES:
-            yield Finding(node.lineno, f"uses {shown}", "reflective")
+            yield Finding(node.lineno, f"uses {shown()}", "reflective")
         elif rule and _is_forbidden(name, rule):
-            yield Finding(node.lineno, f"calls {shown}", "forbidden")
+            yield Finding(node.lineno, f"calls {shown()}", "forbidden")
         elif _is_private_torch(name):
-            yield Finding(node.lineno, f"uses {shown}, a private torch entry point", "private")
+            yield Finding(node.lineno, f"uses {shown()}, a private torch entry point", "private")
         elif _escapes(name):
             yield Finding(node.lineno, f"uses {name}, which this kata does not need", "reflective")
 

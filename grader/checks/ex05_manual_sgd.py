@@ -303,15 +303,16 @@ def _gradient_descent(
     """Full-batch GD on mean((w x + b - y)^2) from w = b = 0, in float64. The mistakes: with
     `accumulate` gradients are never cleared; with `ascend` each step goes up the gradient;
     `summed` descends the sum of the squares instead of their mean."""
+    # the mean squared error's gradient needs only these means: plain floats, fast to step
     x, y = x.double(), y.double()
+    mx, my, mxx, mxy = (float(t.mean()) for t in (x, y, x * x, x * y))
     w = b = 0.0
     grad_w = grad_b = 0.0
     direction = 1.0 if ascend else -1.0
     scale = len(x) if summed else 1
     for _ in range(steps):
-        residual = w * x + b - y  # (N,)
-        fresh_w = scale * float(2 * (residual * x).mean())
-        fresh_b = scale * float(2 * residual.mean())
+        fresh_w = scale * 2 * (w * mxx + b * mx - mxy)  # 2 mean((w x + b - y) x)
+        fresh_b = scale * 2 * (w * mx + b - my)  # 2 mean(w x + b - y)
         grad_w = grad_w + fresh_w if accumulate else fresh_w
         grad_b = grad_b + fresh_b if accumulate else fresh_b
         w, b = w + direction * lr * grad_w, b + direction * lr * grad_b

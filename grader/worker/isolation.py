@@ -8,8 +8,9 @@ A lane forks one run process per grading run from a process that has already imp
   processes that left their session or killed their parent;
 - its own mount, network, IPC and UTS namespaces, with a private, size-capped /tmp and
   /dev/shm and a /proc that shows only the run's processes (with /proc/sys read-only);
-- the run's cgroups (grader/budget.py), so that a memory and a task budget hold for the whole
-  run, all its processes together;
+- the lane's cgroups (grader/budget.py), which the lane joined once and the run is born in, so
+  that a memory and a task budget hold for the whole run, all its processes together (and
+  the run's own processes, not the lane, are the ones the kernel kills when it is full);
 - no capabilities (bounding set and ambient set emptied, root's exec privileges locked off),
   no_new_privs, and not dumpable; then a last user and mount namespace that locks every mount
   as it is, so even a capability regained by some bug could not make a mount writable.
@@ -110,13 +111,24 @@ def fork_run(walls: Walls, pid_namespace: int) -> int:
     return pid
 
 
+def join_budget(walls: Walls) -> None:
+    """The lane joins its cgroups, once: every run it forks is born in them.
+
+    Moving a process between cgroups waits for the kernel's RCU (tens of milliseconds on
+    cgroup v1); a run forked inside them pays nothing, and cannot leave.
+    """
+    for fd in walls.cgroup_procs:
+        os.write(fd, b"0")
+
+
 def enter(walls: Walls, keep: tuple[int, ...]) -> None:
     """In the run process, before any learner code: the run's own world, and nothing more.
 
     `keep`: the run's own pipe ends; every other fd is closed.
     """
-    for fd in walls.cgroup_procs:  # first: whatever happens next is within the budget
-        os.write(fd, b"0")
+    # of the processes in the lane's cgroup, the run's are the ones to kill when it is full
+    with contextlib.suppress(OSError):
+        Path("/proc/self/oom_score_adj").write_text("1000")
     if walls.namespaces:
         _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS), "unshare")
         _mount("none", "/", None, MS_REC | MS_PRIVATE)

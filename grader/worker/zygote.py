@@ -260,6 +260,7 @@ class LaneLoop:
 
     def serve(self) -> None:
         isolation.prctl(isolation.PR_SET_CHILD_SUBREAPER, 1)
+        isolation.join_budget(self.lane.walls)
         _send(self.lane.channel, Ready(self.isolation_problem))
         while (payload := wire.read_frame(self.lane.commands)) is not None:
             self._run(protocol.parse_job(payload))
