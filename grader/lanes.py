@@ -11,7 +11,6 @@ process of the Lane's own. A LanePool is one worker process for several grading 
 from __future__ import annotations
 
 import os
-import secrets
 import select
 import time
 from dataclasses import dataclass
@@ -170,7 +169,7 @@ class Lane:
         if problem:
             self.close()
             return TaskOutcome(broken=problem)
-        nonce = secrets.token_hex(8)
+        nonce = protocol.new_nonce()
         job = Job(nonce, run or nonce, source, filename, task, seconds, seed, list(imports))
         cgroups = self._cgroups()
         outcome = TaskOutcome()

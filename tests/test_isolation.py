@@ -236,7 +236,8 @@ def _budget_or_skip(lane: Lane) -> None:
 
 def test_memory_of_all_the_runs_processes_together_is_capped(small):
     _budget_or_skip(small)
-    outcome = call(small, "hog", 3, 400, run="m", seconds=60)  # 1.2 GiB in all, over the 768 MiB budget
+    # 1.2 GiB in all, over the 768 MiB budget
+    outcome = call(small, "hog", 3, 400, run="m", seconds=60)
     if isinstance(outcome, list):  # the kernel killed one of the three
         assert -9 in outcome, outcome
     else:  # or the run's own process: the judge reads it off the cgroup

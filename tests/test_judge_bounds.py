@@ -20,7 +20,15 @@ MIB = 2**20
 
 # the run process's own reply pipe: the write end among its fds that is neither stdout nor stderr
 FORGE = """
-import fcntl, os, struct
+import fcntl, os, struct, sys
+
+def _nonce():
+    # the task's id, from the serving loop's own frame: forged frames that carry it reach the
+    # judge as this task's answer (without it the lane refuses them: see the tests below)
+    frame = sys._getframe()
+    while frame is not None and not isinstance(frame.f_locals.get("nonce"), str):
+        frame = frame.f_back
+    return frame.f_locals["nonce"].encode()
 
 def _reply_fd():
     for fd in sorted(int(n) for n in os.listdir("/proc/self/fd")):
@@ -31,9 +39,9 @@ def _reply_fd():
         if fd > 2 and writable:
             return fd
 
-def _send(payload, size=None):
+def _send(payload, size=None, nonce=True):
     fd = _reply_fd()
-    body = b"R" + payload
+    body = b"R" + (_nonce() if nonce else b"") + payload
     os.write(fd, struct.pack(">I", len(body) if size is None else size))
     view = memoryview(body)
     while view:
@@ -84,9 +92,8 @@ def _center(body: str) -> str:
     return with_override("ex02", code)
 
 
-# a forged frame either arrives first and is read (and refused), or with the real answer
-# right behind it: the lane then ends the run process for writing into its channel
-FORGED = ("cannot read", "reply channel")
+# a forged frame arrives before the real answer: the judge reads it, and refuses it
+FORGED = ("cannot read",)
 
 ATTACKS = {
     "a 64 MiB frame": ("_send(b'[' * 10, size=64 * 2**20)\nreturn x", ("over the limit",)),
@@ -112,6 +119,14 @@ ATTACKS = {
         "_send(b'{\"answer\": \"value\", \"value\": ' + b'9' * 400 + b'}')\nreturn x",
         FORGED,
     ),  # fmt: skip
+    "a frame that names no task": (
+        "_send(b'{\"answer\": \"value\", \"value\": 1}', nonce=False)\nreturn x",
+        ("reply channel",),
+    ),
+    "a frame for another task": (
+        "_send(b'0' * 16 + b'{\"answer\": \"value\", \"value\": 1}', nonce=False)\nreturn x",
+        ("reply channel",),
+    ),
     "an unknown answer": ('_send(b\'{"answer": "forged"}\')\nreturn x', FORGED),
     "a 20 MB exception type name": (
         "raise type('E' * (20 * 2**20), (Exception,), {})('and a long message ' * 10**6)",

@@ -8,13 +8,14 @@
   with wire's bounds, into one of the Answer kinds below (or Unreadable).
 
 Every frame is wire's (length, payload). Judge <-> lane payloads are JSON objects with an "op";
-run -> lane payloads are b"L" (the file is loaded), b"R" followed by the answer's JSON, or b"E"
-followed by why the run could not be walled in.
+run -> lane payloads are b"L" (the file is loaded), b"R" followed by the task's nonce and the
+answer's JSON, or b"E" followed by why the run could not be walled in.
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 from dataclasses import asdict, dataclass, field
 from typing import Any, Union
 
@@ -24,6 +25,7 @@ MESSAGE_TEXT = 2000  # characters of an exception's message kept
 FRAME_TEXT = 300  # characters of one line of a traceback
 MAX_FRAMES = 4  # the learner's innermost traceback lines kept
 OUTPUT_KEPT = 16 * 1024  # bytes of what a task printed that the lane keeps
+NONCE_CHARS = 16  # a task's id, random hex: the judge's, the lane's and its run's to know
 
 RUN_LOADED = b"L"
 RUN_ANSWER = b"R"
@@ -227,22 +229,36 @@ def too_large_answer(size: int) -> dict[str, Any]:
     return {"answer": "too_large", "size": size}
 
 
-def encode_answer(answer: dict[str, Any]) -> bytes:
-    """A run process's answer, framed for its lane."""
-    return RUN_ANSWER + json.dumps(answer, allow_nan=True).encode()
+def encode_answer(nonce: str, answer: dict[str, Any]) -> bytes:
+    """A run process's answer to the task `nonce`, framed for its lane."""
+    return RUN_ANSWER + nonce.encode() + json.dumps(answer, allow_nan=True).encode()
+
+
+def split_answer(body: bytes) -> tuple[str, str]:
+    """A RUN_ANSWER frame's body: the nonce of the task it answers, and the answer's text.
+
+    Learner code can write frames too: the lane takes one as a task's answer only if it
+    names that task, so nothing it writes is ever taken for another task's answer."""
+    nonce = body[:NONCE_CHARS].decode("ascii", "replace")
+    return nonce, body[NONCE_CHARS:].decode("utf-8", "replace")
+
+
+def new_nonce() -> str:
+    return secrets.token_hex(NONCE_CHARS // 2)
 
 
 # lane -> run process: one task at a time
 
 
 def task_message(job: Job) -> dict[str, Any]:
-    return {"task": job.task, "seed": job.seed}
+    return {"nonce": job.nonce, "task": job.task, "seed": job.seed}
 
 
-def parse_task(payload: bytes) -> tuple[dict[str, Any], int | None]:
-    """The task and its seed (from our own lane: trusted, but read the same way always)."""
+def parse_task(payload: bytes) -> tuple[str, dict[str, Any], int | None]:
+    """The task's nonce, the task and its seed (from our own lane: trusted, but read the same
+    way always)."""
     data = json.loads(payload)
-    return data["task"], data["seed"]
+    return data["nonce"], data["task"], data["seed"]
 
 
 def parse_answer(text: str) -> Answer:

@@ -86,13 +86,13 @@ def _serve_tasks(job: Job, walls: Walls, tasks: int, replies: int, output: int) 
             # a hang after this is in a task, not on import (where every check would hang)
             wire.write_all(replies, wire.frame(protocol.RUN_LOADED))
         while (payload := wire.read_frame(tasks)) is not None:
-            task, seed = protocol.parse_task(payload)
+            nonce, task, seed = protocol.parse_task(payload)
             answer = failed or runner.answer(module, task, job.filename, seed)
             if os.getpid() != me:  # learner code forked and its copy returned here
                 break
-            body = protocol.encode_answer(answer)
+            body = protocol.encode_answer(nonce, answer)
             if len(body) > wire.MAX_REPLY:
-                body = protocol.encode_answer(protocol.too_large_answer(len(body)))
+                body = protocol.encode_answer(nonce, protocol.too_large_answer(len(body)))
             sys.stdout.flush()  # what the task printed is in the pipe before its answer
             wire.write_all(replies, wire.frame(body))
     finally:
@@ -147,6 +147,7 @@ class RunProcess:
     output: int  # what learner code prints
     reader: wire.FrameReader = field(default_factory=lambda: wire.FrameReader(wire.MAX_REPLY))
     loaded: bool = False
+    answered: set[str] = field(default_factory=set)  # nonces of its tasks that have an answer
 
     @classmethod
     def fork(cls, job: Job, lane: Lane, pid_namespace: int) -> RunProcess:
@@ -241,8 +242,14 @@ def _read_replies(run: RunProcess, task: PendingTask, channel: int) -> None:
         if kind == protocol.RUN_LOADED and not rest and not run.loaded:
             run.loaded = True
             _send(channel, Loaded(task.nonce))
-        elif kind == protocol.RUN_ANSWER and task.answer is None:
-            task.answer = rest.decode("utf-8", "replace")
+        elif kind == protocol.RUN_ANSWER:
+            nonce, text = protocol.split_answer(rest)
+            if nonce == task.nonce and task.answer is None:
+                task.answer = text
+                run.answered.add(nonce)
+            elif nonce not in run.answered:  # no task's answer: learner code wrote it
+                task.ended, task.refused = True, "wrote into the grader's reply channel"
+            # else a second answer to a task already answered (after one learner code wrote)
         elif kind == protocol.RUN_BROKEN:
             task.ended, task.broken = True, rest.decode("utf-8", "replace")
         else:  # learner code wrote into its own reply pipe
