@@ -222,8 +222,9 @@ def _where_wrong(got: torch.Tensor, want: torch.Tensor, close: torch.Tensor) -> 
         detail = f"{bool(got[index])} where {bool(want[index])} was expected"
     else:
         error = (got.double() - want.double()).abs().nan_to_num(math.inf, math.inf, math.inf)
-        flat = int(error.masked_fill(close, -1.0).argmax())  # the largest error of the wrong ones
-        index = tuple(int(i) for i in torch.unravel_index(torch.tensor(flat), want.shape))
+        wrong_errors = error.masked_fill(close, -1.0)
+        # the first of the largest errors (torch.unravel_index would import sympy: a second)
+        index = tuple(int(i) for i in torch.nonzero(wrong_errors == wrong_errors.max())[0])
         detail = f"expected {want[index].item():.6g}, got {got[index].item():.6g}"
     if want.numel() == 1:
         return f": {detail}"

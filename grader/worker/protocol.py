@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Union
 
 from .wire import DESCRIPTION, Unreadable, clip, from_data, loads
@@ -49,7 +49,7 @@ class Job:
     imports: list[str] = field(default_factory=list)
 
     def encode(self) -> dict[str, Any]:
-        return {"op": "job", **asdict(self)}
+        return {"op": "job", **vars(self)}  # shallow: asdict would deep-copy the task
 
 
 # -- lane -> judge --------------------------------------------------------------------------
@@ -106,7 +106,7 @@ _FIELD_TYPES.update({"timed_out": bool, "output_bytes": int, "refused": str, "br
 
 def lane_message(message: LaneMessage) -> dict[str, Any]:
     op = next(op for op, kind in _LANE_KINDS.items() if isinstance(message, kind))
-    return {"op": op, **asdict(message)}
+    return {"op": op, **vars(message)}
 
 
 def parse_lane_message(payload: bytes) -> LaneMessage:

@@ -57,8 +57,10 @@ class Lane:
         return (self.commands, self.channel, *self.walls.cgroup_procs)
 
 
-def _send(channel: int, message: protocol.LaneMessage) -> None:
-    wire.write_all(channel, wire.dumps(protocol.lane_message(message)))
+def _send(channel: int, *messages: protocol.LaneMessage) -> None:
+    """In one write: the judge wakes once for messages that go together."""
+    frames = b"".join(wire.dumps(protocol.lane_message(message)) for message in messages)
+    wire.write_all(channel, frames)
 
 
 def _serve_tasks(job: Job, walls: Walls, tasks: int, replies: int, output: int) -> None:
@@ -289,9 +291,7 @@ class LaneLoop:
             start + job.seconds,
             start + job.seconds * DEMOTE_AFTER,
         )
-        _send(channel, Started(job.nonce))
-        if run.loaded:
-            _send(channel, Loaded(job.nonce))
+        _send(channel, Started(job.nonce), *([Loaded(job.nonce)] if run.loaded else []))
         while task.answer is None and not task.ended:
             now = time.monotonic()
             remaining = task.deadline - now
@@ -319,20 +319,16 @@ class LaneLoop:
             # slow but done, too: the run's next task gets a process at full priority
             status = run.retire()
             self.run = None
-        if task.answer is not None:
-            _send(channel, Reply(job.nonce, task.answer))
-        _send(
-            channel,
-            Done(
-                nonce=job.nonce,
-                status=status,
-                timed_out=task.timed_out,
-                output=task.kept.decode("utf-8", "replace"),
-                output_bytes=task.total,
-                refused=task.refused,
-                broken=task.broken,
-            ),
+        done = Done(
+            nonce=job.nonce,
+            status=status,
+            timed_out=task.timed_out,
+            output=task.kept.decode("utf-8", "replace"),
+            output_bytes=task.total,
+            refused=task.refused,
+            broken=task.broken,
         )
+        _send(channel, *([Reply(job.nonce, task.answer)] if task.answer is not None else []), done)
 
 
 def _fork_lane(lane: Lane, lanes: list[Lane], isolation_problem: str, nice: int = 0) -> None:
