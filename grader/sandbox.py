@@ -213,9 +213,11 @@ def allow_list() -> AllowList:
     args += ["--ro-bind", str(PACKAGE_DIR / "worker"), f"{worker}/worker"]
     for path in ("/", "/dev", *map(str, masked)):  # nothing a run could write for the next
         args += ["--remount-ro", path]
+    # a run shows the top folder of these again, whole and read-only: the folders bwrap made
+    # to hold them are the worker's /tmp, which a run must not write to either
     shown_in_tmp = sorted(
         {
-            args[i + 2]
+            "/tmp/" + Path(args[i + 2]).relative_to("/tmp").parts[0]
             for i, arg in enumerate(args)
             if arg == "--ro-bind" and _under_tmp(args[i + 2])
         }
@@ -303,7 +305,6 @@ class WorkerProcess:
             # malloc's heap on huge pages: forking a run from the warm worker copies a few
             # hundred page-table entries instead of some 50,000 (4 ms instead of 16 here)
             "GLIBC_TUNABLES": "glibc.malloc.hugetlb=1",
-            "KATAS_WORKER": json.dumps(config),  # read once, then gone from the environment
         }
         if self.sandboxed:
             visible = allow_list()
@@ -316,6 +317,7 @@ class WorkerProcess:
             command, cwd = [], self._scratch.name
             boot = BOOTSTRAP.format(root=str(PACKAGE_DIR.parent), sites=[])
             env["TMPDIR"] = env["HOME"] = self._scratch.name
+        env["KATAS_WORKER"] = json.dumps(config)  # complete now; read once, then gone
         fds = [fd for commands, replies, budget in theirs for fd in (commands, replies, *budget)]
         self.proc = subprocess.Popen(
             [*command, sys.executable, "-s", "-B", "-c", boot],

@@ -122,6 +122,13 @@ PROBES = textwrap.dedent(
 )
 
 
+# a venv under /tmp is shown again, read-only, in each run's private /tmp (its top folder)
+RUNTIME_IN_TMP = (
+    {Path(sys.prefix).relative_to("/tmp").parts[0]} if Path(sys.prefix).is_relative_to("/tmp")
+    else set()
+)  # fmt: skip
+
+
 def call(lane: Lane, name: str, *args: object, run: str = "run", seconds: float = 20) -> object:
     task = {"kind": "call", "name": name, "args": list(args), "kwargs": {"__dict__": {}}}
     outcome = lane.run(PROBES, "probes.py", {**task, "forbid": []}, seconds, run=run)
@@ -170,11 +177,24 @@ def test_nothing_a_run_started_outlives_it(lanes):
     assert stray == [], "the orphan survived its run on the host"
 
 
+def _left(lane: Lane, name: str, run: str) -> list[str]:
+    """What a run sees in /tmp and /dev/shm after leaving `name` in each, less the runtime."""
+    return [entry for entry in call(lane, "leave", name, run=run) if entry not in RUNTIME_IN_TMP]
+
+
 def test_tmp_and_shm_are_private_to_each_run(lanes):
     first, second = lanes
-    assert call(first, "leave", "from-e", run="e") == ["from-e", "from-e"]
-    assert call(second, "leave", "from-f", run="f") == ["from-f", "from-f"], "a lane's neighbour"
-    assert call(first, "leave", "from-g", run="g") == ["from-g", "from-g"], "the lane's next run"
+    assert _left(first, "from-e", run="e") == ["from-e", "from-e"]
+    assert _left(second, "from-f", run="f") == ["from-f", "from-f"], "a lane's neighbour"
+    assert _left(first, "from-g", run="g") == ["from-g", "from-g"], "the lane's next run"
+
+
+@pytest.mark.skipif(not RUNTIME_IN_TMP, reason="this venv is not under /tmp")
+def test_a_venv_under_tmp_is_shown_again_in_each_run(lanes):
+    first, _ = lanes
+    assert call(first, "listing", str(Path(sys.executable).parent), run="e2") != (
+        "FileNotFoundError"
+    ), "a run's private /tmp shows the venv again"
 
 
 def test_a_run_holds_no_privilege_and_cannot_be_traced(lanes):
@@ -199,7 +219,7 @@ def test_a_run_holds_only_its_own_pipes(lanes):
 def test_nothing_writable_is_on_sys_path_and_the_cwd_is_empty(lanes):
     first, _ = lanes
     world = call(first, "world", run="j")
-    assert world["cwd_files"] == [], "the run starts in an empty working directory"
+    assert set(world["cwd_files"]) <= RUNTIME_IN_TMP, "the run starts in an empty working directory"
     assert "" not in world["path"] and world["cwd"] not in world["path"]
     for entry in world["path"]:
         if entry.startswith("/") and not entry.endswith(".zip"):
@@ -211,8 +231,10 @@ def test_the_file_system_is_an_allow_list(lanes):
     world = call(first, "world", run="k")
     # the system's folders, and the top folder of wherever this Python and its packages live
     torch_init = importlib.util.find_spec("torch").origin
-    runtime_tops = {Path(p).resolve().parts[1] for p in (sys.executable, sys.prefix,
-                                                         sys.base_prefix, torch_init)}
+    runtime_tops = {
+        Path(p).resolve().parts[1]
+        for p in (sys.executable, sys.prefix, sys.base_prefix, torch_init)
+    }
     system = {"bin", "dev", "etc", "katas", "lib", "lib32", "lib64", "libx32", "proc", "sys",
               "tmp", "usr"}  # fmt: skip
     assert set(world["root"]) <= system | runtime_tops, f"the root shows {world['root']}"
