@@ -209,7 +209,7 @@ class Module:
         self.tree = ast.parse(source)
         self.source = source
         self._lines = source.encode().splitlines(keepends=True)
-        self._owner = self._owners()
+        self._owner, self._nested = self._scopes()
         # nodes that are the base of an attribute chain (torch in torch.nn): judged as the chain
         self.chained = {
             id(node.value) for node in ast.walk(self.tree) if isinstance(node, ast.Attribute)
@@ -249,22 +249,22 @@ class Module:
             self._scope(child, scope)
         return scope
 
-    def _owners(self) -> dict[int, ast.AST]:
-        """Each node's innermost enclosing scope node (function, lambda, class, comprehension);
-        and, in self._nested, the scopes directly inside each scope."""
+    def _scopes(self) -> tuple[dict[int, ast.AST], dict[int, list[ast.AST]]]:
+        """Each node's innermost enclosing scope node (function, lambda, class, comprehension),
+        and the scopes directly inside each scope node."""
         owners: dict[int, ast.AST] = {}
-        self._nested: dict[int, list[ast.AST]] = {}
+        nested: dict[int, list[ast.AST]] = {}
         todo = [(self.tree, self.tree)]
         while todo:
             node, owner = todo.pop()
             for child in ast.iter_child_nodes(node):
                 owners[id(child)] = owner
                 if isinstance(child, (*SCOPES, *COMPREHENSIONS)):
-                    self._nested.setdefault(id(owner), []).append(child)
+                    nested.setdefault(id(owner), []).append(child)
                     todo.append((child, child))
                 else:
                     todo.append((child, owner))
-        return owners
+        return owners, nested
 
     def _global_writes(self) -> None:
         """`global x; x = ...` inside a function binds the module's x too."""
