@@ -139,5 +139,32 @@ def test_runs_needing_no_preload_take_a_light_lane_that_did_not_wait_for_it():
         shared.close()
 
 
+def test_the_warm_worker_forks_runs_with_one_thread_and_the_random_state_untouched():
+    """The worker warms torch up before forking (grader/worker/warmup.py): a run must start as
+    if it had not, with torch's own initial random state and no thread lost in the fork."""
+    source = """
+import os
+import torch
+
+drawn_on_import = torch.rand(3)
+
+def start():
+    fresh = torch.Generator().manual_seed(torch.initial_seed())  # the generator's first draws
+    untouched = torch.equal(drawn_on_import, torch.rand(3, generator=fresh))
+    return untouched, len(os.listdir("/proc/self/task"))
+"""
+    shared = LanePool(Limits(), lanes=1, preload=("torch._dynamo",))
+    (lane,) = shared.lanes
+    try:
+        for imports in ((), ("torch._dynamo",)):  # the light lane and the warmed optimizers'
+            outcome = lane.run(source, "s.py", call("start"), 10, imports=imports, run=str(imports))
+            untouched, threads = outcome.answer.value
+            assert untouched, f"the warm-up drew from the random state ({imports})"
+            assert threads == 1, f"a run starts with {threads} threads ({imports})"
+    finally:
+        lane.close()
+        shared.close()
+
+
 def pgrep(marker: str) -> str:
     return subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True).stdout

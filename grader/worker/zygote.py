@@ -136,6 +136,10 @@ def _import_torch_modules(names: list[str]) -> None:
     for name in names:
         if name.startswith("torch"):
             importlib.import_module(name)
+    if "torch._dynamo" in sys.modules:
+        from . import warmup  # imported with torch, in main()
+
+        warmup.optimizer_steps()
 
 
 @dataclass
@@ -386,7 +390,10 @@ def main() -> None:
     import torch.nn.functional  # warm the modules learners import
     import torch.optim
 
-    from . import guards  # noqa: F401  imported once here, not in every run process
+    from . import guards, warmup  # noqa: F401  imported once here, not in every run process
+
+    warmup.import_scenarios()
+    warmup.first_steps()
 
     # light lanes serve runs that need none of the preload, from now on; they run niced so
     # that the preload, which the other lanes wait for, is imported sooner (grade: -0.1 s)
