@@ -120,11 +120,11 @@ ATTACKS = {
         FORGED,
     ),  # fmt: skip
     "a frame that names no task": (
-        "_send(b'{\"answer\": \"value\", \"value\": 1}', nonce=False)\nreturn x",
+        '_send(b\'{"answer": "value", "value": 1}\', nonce=False)\nreturn x',
         ("reply channel",),
     ),
     "a frame for another task": (
-        "_send(b'0' * 16 + b'{\"answer\": \"value\", \"value\": 1}', nonce=False)\nreturn x",
+        '_send(b\'0\' * 16 + b\'{"answer": "value", "value": 1}\', nonce=False)\nreturn x',
         ("reply channel",),
     ),
     "an unknown answer": ('_send(b\'{"answer": "forged"}\')\nreturn x', FORGED),
