@@ -114,7 +114,7 @@ class Lane:
             ready, _, _ = select.select([fd], [], [], remaining)
             if not ready:
                 continue
-            chunk = os.read(fd, 1 << 20)
+            chunk = os.read(fd, wire.PIPE_READ)
             if not chunk:
                 raise wire.Unreadable("the worker process ended")
             self._pending += map(protocol.parse_lane_message, self._reader.feed(chunk))

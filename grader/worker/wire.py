@@ -29,6 +29,9 @@ MAX_TEXT = 100_000  # characters of one string inside a value
 INT_RANGE = 2**63  # integers beyond int64 are described, not sent
 DESCRIPTION = 200  # characters of a type name or repr describing what could not be sent
 _HEADER = struct.Struct(">I")
+# what one read of a pipe asks for: a pipe holds 64 KiB, so a larger read returns no more,
+# and its buffer made malloc grow and trim its heap on every read (a huge page zeroed each time)
+PIPE_READ = 1 << 16
 
 
 class Unreadable(ValueError):

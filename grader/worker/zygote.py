@@ -222,7 +222,7 @@ class PendingTask:
 def _read_output(run: RunProcess, task: PendingTask) -> None:
     while True:
         try:
-            chunk = os.read(run.output, 1 << 16)
+            chunk = os.read(run.output, wire.PIPE_READ)
         except BlockingIOError:
             return
         if not chunk:
@@ -232,7 +232,7 @@ def _read_output(run: RunProcess, task: PendingTask) -> None:
 
 def _read_replies(run: RunProcess, task: PendingTask, channel: int) -> None:
     try:
-        chunk = os.read(run.replies, 1 << 20)
+        chunk = os.read(run.replies, wire.PIPE_READ)
     except BlockingIOError:
         return
     if not chunk:
