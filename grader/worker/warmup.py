@@ -45,8 +45,8 @@ def first_steps() -> None:
 
 @cache
 def optimizer_steps() -> None:
-    """A step of SGD and of AdamW: only once torch._dynamo is imported (an optimizer's first
-    step imports it, a second that runs which need no optimizer should not wait for)."""
+    """A step of SGD and of AdamW. Called once torch._dynamo is imported: an optimizer's
+    first step imports it (a second), which runs that need no optimizer should not wait for."""
     with torch.random.fork_rng(devices=[]):
         model = torch.nn.Linear(4, 3)
         for kind in (torch.optim.SGD, torch.optim.AdamW):

@@ -132,7 +132,8 @@ def _kill_descendants() -> None:
 
 
 def _import_torch_modules(names: list[str]) -> None:
-    """Import them here, once, so that no run process pays for them (torch's own only)."""
+    """Import them here, once, so that no run process pays for them (torch's own only); with
+    torch._dynamo imported, take the optimizers' first steps here too (warmup.py)."""
     for name in names:
         if name.startswith("torch"):
             importlib.import_module(name)
