@@ -192,9 +192,12 @@ def test_tmp_and_shm_are_private_to_each_run(lanes):
 @pytest.mark.skipif(not RUNTIME_IN_TMP, reason="this venv is not under /tmp")
 def test_a_venv_under_tmp_is_shown_again_in_each_run(lanes):
     first, _ = lanes
-    assert call(first, "listing", str(Path(sys.executable).parent), run="e2") != (
-        "FileNotFoundError"
-    ), "a run's private /tmp shows the venv again"
+    bin_dir = Path(sys.executable).parent
+    shown = call(first, "listing", str(bin_dir), run="e2")
+    assert Path(sys.executable).name in shown, f"a run's private /tmp shows the venv ({shown})"
+    top = Path("/tmp", *RUNTIME_IN_TMP)
+    for path in (bin_dir / "planted", top / "planted"):
+        assert call(first, "write", str(path), run="e2") != "written", f"{path} is writable"
 
 
 def test_a_run_holds_no_privilege_and_cannot_be_traced(lanes):
