@@ -30,16 +30,18 @@ from .worker.protocol import LoadFailed, Missing, Raised, TooLarge
 
 # pytest runs quietly (our reporters speak), with plain asserts so a check's message is its own;
 # the unraisable/thread-exception plugins are off: their gc passes at exit cost ~0.2 s a run;
-# plugins the checks never use are off too: a batch runs pytest once per submission
+# plugins the checks never use are off too, and none is loaded from what else is installed
+# (xdist, anyio, ...: each would register its options and fixtures in every session)
 UNUSED_PLUGINS = (
     *("cacheprovider", "terminal", "unraisableexception", "threadexception", "capture"),
     *("doctest", "junitxml", "pastebin", "legacypath", "stepwise", "logging", "skipping"),
     *("monkeypatch", "tmpdir", "setuponly", "setupplan", "faulthandler", "debugging"),
-    *("recwarn", "unittest", "freeze_support"),
+    *("recwarn", "unittest", "freeze_support", "subtests"),
 )
 PYTEST_ARGS = [
     *(arg for name in UNUSED_PLUGINS for arg in ("-p", f"no:{name}")),
-    *("--assert=plain", "--rootdir", str(CHECKS_DIR), "-c", os.devnull),
+    *("--disable-plugin-autoload", "--assert=plain"),
+    *("--rootdir", str(CHECKS_DIR), "-c", os.devnull),
 ]
 WORKER_BROKE = "could not run your code"  # the worker failed, not the learner's code
 PRINTED_SHOWN = 600  # characters of the learner's printed output shown with a failure
@@ -284,6 +286,10 @@ class JudgePlugin:
         self.collect_errors: list[str] = []
         self.graded: list[Result] = []
         self.session: GradingRun  # the submission being graded
+        # the check being run, and its seed; the fixtures read them here rather than take
+        # pytest's `request`, which pytest builds afresh for every check of every submission
+        self.item: pytest.Item
+        self.item_seed = 0
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtestloop(self, session: pytest.Session) -> bool:
@@ -292,6 +298,7 @@ class JudgePlugin:
         items = session.items
         if self.collect_errors or not items:
             return True  # reported by grade_sources
+        seeds = {item.nodeid: _check_seed(self.seed, item.nodeid) for item in items}
         for submission in self.submissions:
             self.session = GradingRun(
                 kata=self.kata,
@@ -306,6 +313,7 @@ class JudgePlugin:
                 if _LEARNER in item.stash:
                     del item.stash[_LEARNER]  # the proxy of an earlier submission
                 nextitem = items[index + 1] if index + 1 < len(items) else None
+                self.item, self.item_seed = item, seeds[item.nodeid]
                 item.ihook.pytest_runtest_protocol(item=item, nextitem=nextitem)
             self.graded.append(
                 Result(
@@ -322,24 +330,23 @@ class JudgePlugin:
         return True
 
     @pytest.fixture
-    def learner(self, request: pytest.FixtureRequest) -> Learner:
-        marker = request.node.get_closest_marker("seconds")
+    def learner(self) -> Learner:
+        marker = self.item.get_closest_marker("seconds")
         seconds = float(marker.args[0]) if marker else self.session.limits.check_seconds
-        seed = _check_seed(self.session.seed, request.node.nodeid) + 2
-        proxy = Learner(self.session, seconds, seed)
-        request.node.stash[_LEARNER] = proxy
+        proxy = Learner(self.session, seconds, self.item_seed + 2)
+        self.item.stash[_LEARNER] = proxy
         return proxy
 
     @pytest.fixture
-    def rng(self, request: pytest.FixtureRequest) -> torch.Generator:
+    def rng(self) -> torch.Generator:
         """A generator seeded from the run's seed and the check: replayable with --seed."""
-        return torch.Generator().manual_seed(_check_seed(self.session.seed, request.node.nodeid))
+        return torch.Generator().manual_seed(self.item_seed)
 
     @pytest.fixture(autouse=True)
-    def _seeded(self, request: pytest.FixtureRequest) -> None:
+    def _seeded(self) -> None:
         # the CPU generator only: torch.manual_seed also queues a seed (and a stack trace) per
         # device type, a millisecond a check, and the judge computes on the CPU alone
-        torch.default_generator.manual_seed(_check_seed(self.session.seed, request.node.nodeid) + 1)
+        torch.default_generator.manual_seed(self.item_seed + 1)
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
