@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import importlib.util
 import json
 import secrets
 import sqlite3
@@ -257,12 +258,17 @@ def _gradebook_students(database: Path) -> set[str]:
 
 
 def _import_nbgrader() -> None:
-    """nbgrader.api, for the gradebook (0.5 s: nbformat, nbgrader's server extensions).
+    """nbgrader.api, for the gradebook (0.5 s: SQLAlchemy, nbformat), and no more of nbgrader.
 
-    jsonschema, which nbformat imports, compiles an IRI grammar at import when rfc3987_syntax
-    is installed: 0.7 s more, for a format check the gradebook never makes. It is left out.
+    nbgrader's own __init__ loads its Jupyter server extensions (tornado handlers, nbconvert,
+    its exchange: 0.3 s more), none of which the gradebook uses; where nbgrader is not
+    imported yet, its package is set up without running that __init__. jsonschema, which
+    nbformat imports, compiles an IRI grammar at import when rfc3987_syntax is installed:
+    0.7 s more, for a format check the gradebook never makes. It is left out.
     """
     sys.modules.setdefault("rfc3987_syntax", None)  # None: the import fails, jsonschema goes on
+    if "nbgrader" not in sys.modules and (spec := importlib.util.find_spec("nbgrader")):
+        sys.modules["nbgrader"] = importlib.util.module_from_spec(spec)  # its __path__ only
     import nbgrader.api  # noqa: F401
 
 
