@@ -33,7 +33,7 @@ import sqlite3
 import sys
 import warnings
 from collections.abc import Callable, Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -257,6 +257,16 @@ def _gradebook_students(database: Path) -> set[str]:
         return set()
 
 
+@contextmanager
+def _quiet_sqlalchemy() -> Iterator[None]:
+    """nbgrader's own use of SQLAlchemy 2 warns as it adds a submission (autograde too)."""
+    from sqlalchemy.exc import SAWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SAWarning)
+        yield
+
+
 def _import_nbgrader() -> None:
     """nbgrader.api, for the gradebook (0.5 s: SQLAlchemy, nbformat), and no more of nbgrader.
 
@@ -291,6 +301,8 @@ class Batch:
         self.only = {kata.name for kata in katas} if katas else None
         self.found = find_work(root, self.only, ignore=self.out)
         self.jobs = self.found.jobs
+        self._gradebook: Any = None  # nbgrader's Gradebook, from open_gradebook()
+        self._grades: dict[tuple[str, str], dict[tuple[str, str], Any]] = {}
 
     def _record_path(self, job: Job) -> Path:
         return self.out / "graded" / job.student / job.assignment / f"{job.kata}.json"
@@ -339,8 +351,8 @@ class Batch:
             for job, record in graded:
                 self.save(job, record)
                 advance(job)
-            if index == 0 and self.course is not None:
-                _import_nbgrader()  # while the grading processes go on, not after them
+            if index == 0:
+                self.open_gradebook()  # while the grading processes go on, not after them
 
     def records(self) -> Iterator[tuple[Job, dict[str, Any]]]:
         for job in self.jobs:
@@ -425,32 +437,40 @@ class Batch:
             writer.writerows(row.csv() for row in rows)
         return table, report.write(self.out, rows)
 
-    def write_gradebook(self) -> int:
-        """For the nbgrader layout: each check's score into the course's gradebook. A student
-        the gradebook lacks is added, as nbgrader autograde does (create_student)."""
-        if self.course is None:
-            return 0
+    def open_gradebook(self) -> None:
+        """For the nbgrader layout: the course's gradebook opened, and each handed-in
+        submission found in it or added, with its student (as nbgrader autograde does,
+        create_student). Called while the grading processes run, so that writing the
+        scores at the end is only that."""
+        if self.course is None or self._gradebook is not None:
+            return
         _import_nbgrader()
         from nbgrader.api import Gradebook, MissingEntry
-        from sqlalchemy.exc import SAWarning
 
-        by_submission: dict[tuple[str, str], list[tuple[Job, dict[str, Any]]]] = {}
-        for job, saved in self.records():
-            if job.assignment:
-                by_submission.setdefault((job.student, job.assignment), []).append((job, saved))
-        written = 0
-        database = f"sqlite:///{self.course / 'gradebook.db'}"
-        # nbgrader's own use of SQLAlchemy 2 warns as it adds a submission (autograde too)
-        with warnings.catch_warnings(), Gradebook(database) as gb:
-            warnings.simplefilter("ignore", SAWarning)
-            for (student, assignment), graded in by_submission.items():
+        self._gradebook = gb = Gradebook(f"sqlite:///{self.course / 'gradebook.db'}")
+        with _quiet_sqlalchemy():
+            for student, assignment in sorted({(j.student, j.assignment) for j in self.jobs}):
+                if not assignment:
+                    continue
                 try:
                     gb.update_or_create_student(student)
                     submission = gb.update_or_create_submission(assignment, student)
                 except MissingEntry:
                     continue  # not an assignment of this course
-                grades = _grades_by_cell(gb, submission)
-                for job, saved in graded:
+                self._grades[student, assignment] = _grades_by_cell(gb, submission)
+
+    def write_gradebook(self) -> int:
+        """For the nbgrader layout: each check's score into the course's gradebook (see
+        open_gradebook); how many notebooks' scores were written."""
+        if self.course is None:
+            return 0
+        self.open_gradebook()
+        gb, self._gradebook = self._gradebook, None
+        written = 0
+        try:
+            with _quiet_sqlalchemy():
+                for job, saved in self.records():
+                    grades = self._grades.get((job.student, job.assignment), {})
                     cells = {check: grades.get((job.kata, check)) for check in saved["scores"]}
                     if None in cells.values():
                         continue  # not a notebook of this assignment, or one with other checks
@@ -458,7 +478,9 @@ class Batch:
                         cells[check].auto_score = score
                         cells[check].needs_manual_grade = False
                     written += 1
-            gb.db.commit()
+                gb.db.commit()
+        finally:
+            gb.close()
         return written
 
 
