@@ -231,7 +231,7 @@ def _chunks(jobs: list[Job], processes: int) -> list[list[Job]]:
     return split
 
 
-def _grades_by_cell(gb: Any, submission: Any) -> dict[tuple[str, str], Any]:
+def _grades_by_cell(gb: Any, submission_id: str) -> dict[tuple[str, str], Any]:
     """A submitted assignment's grades by (notebook, cell) name, in one query: walking
     nbgrader's relationships instead loads each grade's cell on its own (1300 queries for a
     class of 40, most of the gradebook's time)."""
@@ -242,7 +242,7 @@ def _grades_by_cell(gb: Any, submission: Any) -> dict[tuple[str, str], Any]:
         .join(Grade.cell)
         .join(Grade.notebook)
         .join(SubmittedNotebook.notebook)
-        .filter(SubmittedNotebook.assignment_id == submission.id)
+        .filter(SubmittedNotebook.assignment_id == submission_id)
     )
     return {(notebook, cell): grade for grade, notebook, cell in rows}
 
@@ -448,6 +448,7 @@ class Batch:
         from nbgrader.api import Gradebook, MissingEntry
 
         self._gradebook = gb = Gradebook(f"sqlite:///{self.course / 'gradebook.db'}")
+        submissions: dict[tuple[str, str], str] = {}
         with _quiet_sqlalchemy():
             for student, assignment in sorted({(j.student, j.assignment) for j in self.jobs}):
                 if not assignment:
@@ -457,7 +458,11 @@ class Batch:
                     submission = gb.update_or_create_submission(assignment, student)
                 except MissingEntry:
                     continue  # not an assignment of this course
-                self._grades[student, assignment] = _grades_by_cell(gb, submission)
+                submissions[student, assignment] = submission.id
+        # after the last commit (each of nbgrader's calls makes one): a commit expires what
+        # the session loaded, and each grade would be read again, one query a cell
+        for key, submission_id in submissions.items():
+            self._grades[key] = _grades_by_cell(gb, submission_id)
 
     def write_gradebook(self) -> int:
         """For the nbgrader layout: each check's score into the course's gradebook (see
