@@ -259,9 +259,12 @@ class LanePool:
     each also gets a light lane that does not wait for it (SplitLane).
     """
 
-    def __init__(self, limits: Limits, lanes: int, preload: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, limits: Limits, lanes: int, preload: tuple[str, ...] = (), runs: int = 1
+    ) -> None:
+        """`runs`: about how many grading runs the lanes will serve, all together."""
         light = lanes if preload else 0
-        self.process = WorkerProcess(limits, lanes + light, preload, light)
+        self.process = WorkerProcess(limits, lanes + light, preload, light, runs)
         links = self.process.links  # the first `light` of them are the light lanes'
         if light:
             self.lanes: list[Lane] = [

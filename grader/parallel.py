@@ -50,17 +50,19 @@ def imap_unordered(
     limits: Limits,
     processes: int,
     preload: tuple[str, ...] = (),
+    runs: int = 0,
 ) -> Iterator[Graded]:
     """`grade_one(lane, item)` for every item, on up to `processes` processes, as each ends.
 
     `preload`: modules the worker imports once, up front (torch._dynamo, which an optimizer
     pulls in on first use, costs a second in every process that imports it); runs that
-    need none of them do not wait for that (SplitLane).
+    need none of them do not wait for that (SplitLane). `runs`: how many grading runs the
+    items hold, all together (one an item if not given).
     """
     if not items:
         return
     processes = max(1, min(processes, len(items)))
-    pool = LanePool(limits, processes, preload)  # starts importing now
+    pool = LanePool(limits, processes, preload, runs or len(items))  # starts importing now
     try:
         import_judge()  # before forking: no grading process pays again
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 import subprocess
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 import torch
 
 from grader.lanes import Lane, LanePool
-from grader.sandbox import Limits
+from grader.sandbox import HUGE_PAGES_FROM, Limits
 from grader.worker.protocol import Value
 
 SOURCE = """
@@ -161,6 +162,34 @@ def start():
             untouched, threads = outcome.answer.value
             assert untouched, f"the warm-up drew from the random state ({imports})"
             assert threads == 1, f"a run starts with {threads} threads ({imports})"
+    finally:
+        lane.close()
+        shared.close()
+
+
+def test_a_worker_for_a_class_forks_its_runs_from_huge_pages():
+    """Before forking the lanes of a class, the worker collapses its memory onto huge pages
+    (grader/worker/warmup.py): a run after torch._dynamo's import finds most of it there (a
+    tenth without), and computes as before."""
+    source = """
+import torch
+
+def start():
+    with open("/proc/self/smaps_rollup") as rollup:
+        kib = dict(line.split()[:2] for line in rollup if line.split()[-1] == "kB")
+    huge = int(kib["AnonHugePages:"]) / int(kib["Anonymous:"])
+    return huge, torch.ones(2, 3).sum().item()
+"""
+    shared = LanePool(Limits(), lanes=1, preload=("torch._dynamo",), runs=HUGE_PAGES_FROM)
+    (lane,) = shared.lanes
+    offered = "[never]" not in Path("/sys/kernel/mm/transparent_hugepage/enabled").read_text()
+    try:
+        imports = ("torch._dynamo",)
+        outcome = lane.run(source, "s.py", call("start"), 10, imports=imports, run="class")
+        huge, total = outcome.answer.value
+        assert total == 6.0, "a run forked from huge pages computes as before"
+        if offered:
+            assert huge > 0.25, f"{huge:.0%} of a run's memory is on huge pages"
     finally:
         lane.close()
         shared.close()

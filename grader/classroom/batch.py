@@ -346,7 +346,9 @@ class Batch:
         self.out.mkdir(parents=True, exist_ok=True)
         preload = catalog.worker_imports({catalog.find(job.kata) for job in todo})
         items = [(chunk, seed) for chunk in _chunks(todo, processes)]
-        graded_chunks = parallel.imap_unordered(_grade, items, limits, processes, preload)
+        graded_chunks = parallel.imap_unordered(
+            _grade, items, limits, processes, preload, runs=len(todo)
+        )
         for index, graded in enumerate(graded_chunks):
             for job, record in graded:
                 self.save(job, record)
