@@ -10,7 +10,7 @@ Builds nbgrader courses of some katas with synthetic submissions, then times in 
   * a few notebooks that hang on import, graded by 1 and 3: each tool spends its time
     limit on them (nbgrader's 30 s per cell, our 2 s per check);
   * all of them together, graded by 3 in one batch (nbgrader: the sum of its two runs);
-  * one learner's `grade` of all 20 katas (the references) against `python -c "import torch"`.
+  * one learner's `grade` of all katas (the references) against `python -c "import torch"`.
 Prints the throughput ratios. Targets: batch >= 50x nbgrader; all katas <= 2.5x an import.
 
     .venv/bin/python benchmarks/batch_vs_nbgrader.py [--students 40] [--hanging 2]
@@ -126,7 +126,8 @@ def learner_all_katas(tmp: Path, repeat: int) -> None:
         timings["grade"].append(run(grade, project, env=env))
         timings["import"].append(run([sys.executable, "-c", "import torch"], project))
     every, one_import = (statistics.median(timings[k]) for k in ("grade", "import"))
-    print(f"one learner, `grade` of all 20 katas (median of {repeat}): {every:.2f} s")
+    count = len(catalog.katas())
+    print(f"one learner, `grade` of all {count} katas (median of {repeat}): {every:.2f} s")
     print(f"  python -c 'import torch' (median of {repeat}):        {one_import:.2f} s")
     print(f"  ratio {every / one_import:.2f}  (target <= 2.5)")
 
