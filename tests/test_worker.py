@@ -3,6 +3,7 @@ run, and lanes of one shared worker for grading processes that run side by side.
 
 from __future__ import annotations
 
+import platform
 import subprocess
 import time
 import uuid
@@ -182,7 +183,9 @@ def start():
 """
     shared = LanePool(Limits(), lanes=1, preload=("torch._dynamo",), runs=HUGE_PAGES_FROM)
     (lane,) = shared.lanes
-    offered = "[never]" not in Path("/sys/kernel/mm/transparent_hugepage/enabled").read_text()
+    thp = Path("/sys/kernel/mm/transparent_hugepage/enabled")
+    kernel = tuple(int(part) for part in platform.release().split(".")[:2])
+    offered = kernel >= (6, 1) and thp.exists() and "[never]" not in thp.read_text()  # COLLAPSE
     try:
         imports = ("torch._dynamo",)
         outcome = lane.run(source, "s.py", call("start"), 10, imports=imports, run="class")

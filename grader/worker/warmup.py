@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from . import scenarios
 
 HUGE_PAGE = 2 << 20
-MADV_COLLAPSE = 25  # Linux 6.1: make huge pages of a range now, whatever the THP setting
+MADV_COLLAPSE = 25  # Linux 6.1: make huge pages of a range now, advised for them or not
 
 
 @cache
