@@ -11,7 +11,6 @@ history is ever taken for the stub on trust.
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import re
 import sys
@@ -63,6 +62,7 @@ class Kata:
     concepts: tuple[str, ...]
     stub_sha256: str = ""  # the pristine stub's digest, recorded in the registry
     hint_for: tuple[tuple[str, int], ...] = ()  # (misconception tag, the hint number about it)
+    worker_imports: tuple[str, ...] = ()  # what the worker imports once, before forking runs
 
     def hint_about(self, tag: str) -> int | None:
         """The number (1-based) of the hint that speaks to this misconception, if one does."""
@@ -111,26 +111,10 @@ class Kata:
     def checks_path(self) -> Path:
         return CHECKS_DIR / f"{self.name}.py"
 
-    @property
-    def worker_imports(self) -> tuple[str, ...]:
-        """The check file's WORKER_IMPORTS: modules the worker imports once, before forking."""
-        return _worker_imports(self.checks_path)
-
 
 def worker_imports(katas: Iterable[Kata]) -> tuple[str, ...]:
     """What the worker should import up front to grade these katas."""
     return tuple(sorted({name for kata in katas for name in kata.worker_imports}))
-
-
-@cache
-def _worker_imports(checks: Path) -> tuple[str, ...]:
-    for node in ast.parse(checks.read_text(encoding="utf-8")).body:
-        if isinstance(node, ast.Assign) and any(
-            isinstance(target, ast.Name) and target.id == "WORKER_IMPORTS"
-            for target in node.targets
-        ):
-            return tuple(ast.literal_eval(node.value))
-    return ()
 
 
 def _kept_path(kata: Kata) -> Path | None:
@@ -185,6 +169,7 @@ def katas() -> tuple[Kata, ...]:
             concepts=tuple(e["concepts"]),
             stub_sha256=e.get("stub_sha256", ""),
             hint_for=tuple(e.get("hint_for", {}).items()),
+            worker_imports=tuple(e.get("worker_imports", ())),
         )
         for e in entries
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import importlib.util
 
 import pytest
 
@@ -108,3 +109,10 @@ def test_every_targeted_hint_names_a_misconception_and_a_hint(kata):
     for tag, number in kata.hint_for:
         assert f"{kata.id}/{tag}" in tags, f"{kata.id}: hint_for names no misconception {tag!r}"
         assert 1 <= number <= len(kata.hints), f"{kata.id}: {tag} points to hint {number}"
+
+
+@pytest.mark.parametrize("kata", [k for k in KATAS if k.worker_imports], ids=lambda k: k.id)
+def test_worker_imports_are_installed_torch_modules(kata):
+    for name in kata.worker_imports:
+        assert name.split(".")[0] == "torch", f"{kata.id}: the worker preloads only torch's modules"
+        assert importlib.util.find_spec(name), f"{kata.id}: worker_imports names no module {name!r}"

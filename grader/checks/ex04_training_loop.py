@@ -75,9 +75,6 @@ ZERO_GRAD_AFTER_STEP = Misconception(
     "before backward().",
 )
 
-# torch.optim imports torch._dynamo on first use (seconds): the worker does it once, before forking
-WORKER_IMPORTS = ("torch._dynamo",)
-
 # One training step, as the operations done per batch, in order; "forward" is model + loss.
 REFERENCE_ORDER = ("zero", "forward", "backward", "step")
 WRONG_ORDERS = {

@@ -34,10 +34,6 @@ assert torch.allclose(weights[1], expected), "row i: 1 / (i + 1) on keys 0..i, 0
 assert torch.equal(scores, torch.zeros(2, 3, 3)), "masked_attention should not modify scores"
 """
 
-# Many operators on "meta" tensors (torch.triu, comparisons) run Python meta kernels that import
-# torch._dynamo on their first call, a second or two: the worker imports it once, up front.
-WORKER_IMPORTS = ("torch._dynamo",)
-
 DIAGONAL_MASKED = Misconception(
     "ex10/diagonal-masked",
     "your mask also hides the diagonal (j == i), but a token may attend to itself: only j > i is "

@@ -82,10 +82,6 @@ STEPPED = Misconception(
     "no optimizer step and no parameter update in here.",
 )
 
-# A learner who (wrongly) builds an optimizer in here would pay for torch.optim's first step,
-# which imports torch._dynamo (seconds): the worker imports it once, before forking.
-WORKER_IMPORTS = ("torch._dynamo",)
-
 LOSS_NAMES = {"mse": "nn.MSELoss()", "cross_entropy": "nn.CrossEntropyLoss()"}
 
 

@@ -107,8 +107,6 @@ FORBIDDEN_CALL = Misconception(
     "torch.optim.Optimizer and do the arithmetic on each param.",
 )
 
-# torch.optim imports torch._dynamo on first use (seconds): the worker does it once, before forking
-WORKER_IMPORTS = ("torch._dynamo",)
 FORBIDDEN = Forbidden(
     rule=Rule(
         functions=("AdamW",),

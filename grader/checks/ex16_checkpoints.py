@@ -76,9 +76,6 @@ WHOLE_MODEL_PICKLED = Misconception(
     "optimizer.load_state_dict(...).",
 )
 
-# torch.optim imports torch._dynamo on first use (seconds): the worker does it once, before forking
-WORKER_IMPORTS = ("torch._dynamo",)
-
 # weights_only=True names the first class it refuses; these are the model's and torch's own
 PICKLED_OBJECT = r"Unsupported global: GLOBAL \S*(TinyNet|torch\.nn\.|torch\.optim\.)"
 REFUSED_NAME = r"Unsupported global: GLOBAL (\S+)"

@@ -43,8 +43,6 @@ assert accuracy >= 0.9, "held-out accuracy should be at least 90%"
 assert not model.training, "return the model in eval mode: call model.eval() before returning"
 """
 
-WORKER_IMPORTS = ("torch._dynamo",)  # the learner's optimizer imports it on its first step
-
 TARGET = 0.95
 
 BELOW_TARGET = Misconception(

@@ -129,11 +129,6 @@ NO_GRAPH = r"does not require grad"
 GRAPH_FREED = r"backward through the graph a second time"
 NUMPY_REFUSED = r"numpy\(\) on Tensor that requires grad"
 
-# A first backward with explicit output weights (gradient=v, grad_outputs=v) imports
-# torch.fx.experimental.symbolic_shapes, and torch.func.vjp's first call torch._dynamo: seconds
-# each. The worker imports torch._dynamo (which brings both) once, before forking.
-WORKER_IMPORTS = ("torch._dynamo",)
-
 FORMULAS = {
     "cumsum_squared": "x.cumsum(0) ** 2",
     "softmax": "x.softmax(-1)",

@@ -117,9 +117,6 @@ TOTALS_NOT_RESET = Misconception(
     "inside the epoch loop, not once before it.",
 )
 
-# torch.optim imports torch._dynamo on first use (seconds): the worker does it once, before forking
-WORKER_IMPORTS = ("torch._dynamo",)
-
 MARGIN = 1e-4  # a prediction whose top two logits are closer than this may go either way
 PHASES = ("train", "val", "none")  # the loader a forward pass's batch came from, if any
 LAYERS = ("dropout", "batch norm")  # the layers whose behaviour depends on the mode
