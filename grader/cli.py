@@ -11,7 +11,7 @@ import contextlib
 import importlib
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from . import catalog, grading, progress, workspace
@@ -124,22 +124,31 @@ def _grade_kata(lane: Lane, item: tuple[Kata, Path, int | None]) -> tuple[Kata, 
     return kata, grading.grade_file(kata, path, lane, seed=seed)
 
 
+def plan(katas: Iterable[Kata], took: dict[str, float]) -> list[Kata]:
+    """The order to grade all katas in: those that need no preload first (their lanes are
+    ready a second sooner); within each group the longest first, as `took` (seconds by kata
+    id) says (else later katas, which are longer), so that the cores finish together."""
+    return sorted(
+        katas, key=lambda kata: (bool(kata.worker_imports), -took.get(kata.id, 0.0), -kata.number)
+    )
+
+
 def _grade_all(args: argparse.Namespace, place: Workspace) -> int:
     from rich.progress import Progress
 
     from . import parallel
 
     katas = catalog.katas()
+    todo = [
+        (k, place.exercise_path(k), args.seed) for k in plan(katas, progress.last_seconds(place))
+    ]
     results: dict[str, Result] = {}
     quiet = _stdout_to_stderr() if args.json else contextlib.nullcontext()
     with quiet, Progress(console=console(sys.stderr), transient=True) as bar:
         task = bar.add_task("grading", total=len(katas))
-        # katas that need no preload first: their lanes are ready a second sooner; then
-        # the others, later (longer) katas first, so that the cores finish together
-        plan = sorted(katas, key=lambda kata: (bool(kata.worker_imports), -kata.number))
         graded = parallel.imap_unordered(
             _grade_kata,
-            [(kata, place.exercise_path(kata), args.seed) for kata in plan],
+            todo,
             _limits(args),
             parallel.default_processes(),
             preload=catalog.worker_imports(katas),

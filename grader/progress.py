@@ -65,6 +65,7 @@ def _grade_entry(result: Result) -> dict[str, Any]:
         "fingerprint": result.fingerprint,
         # the misconceptions of the failing checks, in order: `grade hint` speaks to the first
         "mistakes": [tag for check in result.checks if not check.passed for tag in check.tags],
+        "seconds": round(result.execution_time, 3),  # how long grading took: `grade` plans by it
     }
 
 
@@ -78,6 +79,16 @@ def record(workspace: Workspace, kata: Kata, result: Result) -> None:
     state = _load(workspace)
     _section(state, "katas")[kata.id] = _grade_entry(result)
     _save(workspace, state)
+
+
+def last_seconds(workspace: Workspace) -> dict[str, float]:
+    """How long each kata's last grade of the learner's file took, by kata id."""
+    entries = _section(_load(workspace), "katas")
+    return {
+        kata_id: float(entry["seconds"])
+        for kata_id, entry in entries.items()
+        if isinstance(entry, dict) and isinstance(entry.get("seconds"), (int, float))
+    }
 
 
 def record_cell(workspace: Workspace, kata: Kata, result: Result, code: str) -> None:

@@ -9,7 +9,7 @@ import sys
 import pexpect
 import pytest
 
-from grader import catalog
+from grader import catalog, cli
 
 from .conftest import ROOT, run_grade
 
@@ -136,3 +136,16 @@ def test_a_report_reads_well_at_80_columns(tmp_path):
     checks = [line for line in lines if line.lstrip().startswith(("✓", "✗"))]
     assert checks and all(line.split()[1].count("/") == 1 for line in checks), checks
     assert not any(line.rstrip().endswith(("yours", "sel")) for line in lines), "mid-word"
+
+
+def test_all_katas_are_planned_longest_first_after_those_without_a_preload():
+    katas = catalog.katas()
+    took = {"ex20": 1.4, "ex06": 0.3, "ex23": 0.2, "ex01": 0.05}
+    order = [kata.id for kata in cli.plan(katas, took)]
+    assert sorted(order) == sorted(k.id for k in katas), "every kata once"
+    light = [k.id for k in katas if not k.worker_imports]
+    assert set(order[: len(light)]) == set(light), "runs without a preload go first"
+    assert order[0] == "ex06" and order[len(light)] == "ex20", "the longest of each group first"
+    assert order.index("ex23") < order.index("ex21"), "then what is known, longest first"
+    assert order.index("ex01") < order.index("ex02"), "and a kata never graded goes last"
+    assert cli.plan(katas, {})[0].id == "ex22", "never graded: later katas first"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pexpect
 
-from grader import catalog
+from grader import catalog, progress, workspace
 
 from .conftest import grade, with_override
 from .variants.ex04_training_loop import WRONG
@@ -87,6 +87,9 @@ def test_all_katas_table_names_the_next_kata(repo):
     assert done.returncode == 1
     assert "Next: `grade ex02`" in done.stdout
     assert "1/" in done.stdout and "katas passed" in done.stdout
+    took = progress.last_seconds(workspace.find(repo))
+    assert set(took) == {k.id for k in catalog.katas()}, "the next plan knows every kata's time"
+    assert all(0 < seconds < 60 for seconds in took.values()), took
 
 
 def test_watch_regrades_on_save_survives_a_syntax_error_and_moves_on(repo):
