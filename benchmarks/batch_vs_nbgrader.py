@@ -65,6 +65,9 @@ def submission(kata: Kata, kind: str) -> str:
 def run(command: list[str], cwd: Path, check: bool = True, env: dict | None = None) -> float:
     bin_dir = str(Path(sys.executable).parent)
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", **(env or {})}
+    # bytecode caches, as a learner's machine keeps them (torch's came with its wheel); some
+    # machines (this VM) set PYTHONDONTWRITEBYTECODE for every process: the first run writes them
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     start = time.perf_counter()
     done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
     if check and done.returncode != 0:
