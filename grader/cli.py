@@ -152,6 +152,7 @@ def _grade_all(args: argparse.Namespace, place: Workspace) -> int:
             _limits(args),
             parallel.default_processes(),
             preload=catalog.worker_imports(katas),
+            checks=katas,
         )
         for kata, result in graded:
             progress.record(place, kata, result)

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import queue
 import secrets
+import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -277,14 +280,17 @@ def _failure(excinfo: pytest.ExceptionInfo[BaseException]) -> kit.Failure:
 
 
 class JudgePlugin:
-    """Fixtures for the checks, the loop that runs them once per submission, and the
-    collector of their verdicts. One pytest session serves every submission given: its
-    start-up and the collection of the checks are paid once."""
+    """Fixtures for the checks, the loop that runs them and the collector of their verdicts.
 
-    def __init__(self, kata: Kata, submissions: list[Submission], lane: Lane, seed: int) -> None:
-        self.kata, self.submissions, self.lane, self.seed = kata, submissions, lane, seed
-        self.collect_errors: list[str] = []
-        self.graded: list[Result] = []
+    Once the session has collected its check files, pytest's run loop hands the plugin to
+    `serve`, which grades through `grade` as often as it likes: pytest's start-up and the
+    collection are paid once for every submission, and every kata, graded in that session.
+    """
+
+    def __init__(self, serve: Callable[[JudgePlugin], None]) -> None:
+        self.serve = serve
+        self.items: dict[str, list[pytest.Item]] = {}  # each kata's checks, by kata name
+        self.collect_errors: dict[str, list[str]] = {}  # by kata name ('' for none)
         self.session: GradingRun  # the submission being graded
         # the check being run, and its seed; the fixtures read them here rather than take
         # pytest's `request`, which pytest builds afresh for every check of every submission
@@ -293,21 +299,32 @@ class JudgePlugin:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtestloop(self, session: pytest.Session) -> bool:
-        """Every check on every submission; pytest re-runs an item on request (it resets
-        the item's fixtures), and the last item of a submission tears everything down."""
-        items = session.items
-        if self.collect_errors or not items:
-            return True  # reported by grade_sources
-        seeds = {item.nodeid: _check_seed(self.seed, item.nodeid) for item in items}
-        for submission in self.submissions:
+        for item in session.items:
+            self.items.setdefault(item.path.stem, []).append(item)
+        self.serve(self)
+        return True
+
+    def grade(
+        self, kata: Kata, submissions: list[Submission], lane: Lane, seed: int
+    ) -> list[Result]:
+        """Every check of `kata` on every submission, each in a run of its own; pytest re-runs
+        an item on request (it resets the item's fixtures), and the last item of a
+        submission tears everything down."""
+        items = self.items.get(kata.name, [])
+        errors = self.collect_errors.get(kata.name, []) + self.collect_errors.get("", [])
+        if errors or not items:
+            raise InternalError(f"the checks for {kata.name} did not load:\n" + "\n".join(errors))
+        seeds = {item.nodeid: _check_seed(seed, item.nodeid) for item in items}
+        graded = []
+        for submission in submissions:
             self.session = GradingRun(
-                kata=self.kata,
+                kata=kata,
                 source=submission.source,
                 filename=submission.filename,
                 problem=submission.problem,
-                lane=self.lane,
-                limits=self.lane.limits,
-                seed=self.seed,
+                lane=lane,
+                limits=lane.limits,
+                seed=seed,
             )
             for index, item in enumerate(items):
                 if _LEARNER in item.stash:
@@ -315,19 +332,21 @@ class JudgePlugin:
                 nextitem = items[index + 1] if index + 1 < len(items) else None
                 self.item, self.item_seed = item, seeds[item.nodeid]
                 item.ihook.pytest_runtest_protocol(item=item, nextitem=nextitem)
-            self.graded.append(
+            if not self.session.results:
+                raise InternalError(f"the checks for {kata.name} did not run")
+            graded.append(
                 Result(
-                    kata=self.kata.name,
+                    kata=kata.name,
                     file=submission.filename,
-                    seed=self.seed,
-                    sandbox=self.lane.protections,
+                    seed=seed,
+                    sandbox=lane.protections,
                     checks=self.session.results,
                     execution_time=time.monotonic() - self.session.started,
                     problem=submission.problem or self.session.problem,
                     fingerprint=fingerprint(submission.source),
                 )
             )
-        return True
+        return graded
 
     @pytest.fixture
     def learner(self) -> Learner:
@@ -350,7 +369,8 @@ class JudgePlugin:
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
-            self.collect_errors.append(str(report.longrepr))
+            kata = Path(report.nodeid.split("::")[0]).stem if report.nodeid.endswith(".py") else ""
+            self.collect_errors.setdefault(kata, []).append(str(report.longrepr))
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_makereport(
@@ -432,7 +452,8 @@ def grade_sources(
     lane: Lane | None = None,
     only: str | None = None,
 ) -> list[Result]:
-    """Grade each submission for `kata`, one after another, in one pytest session.
+    """Grade each submission for `kata`, one after another, in one pytest session (the
+    process's open session, if it has one with kata's checks; else one of its own).
 
     `lane` may be shared between runs (its limits apply); one is made if none is given.
     Every submission gets a fresh run process in the worker, as with one submission per call.
@@ -440,19 +461,104 @@ def grade_sources(
     seed = secrets.randbelow(2**31) if seed is None else seed
     own_lane = lane is None
     lane = lane or Lane(Limits())
-    plugin = JudgePlugin(kata, submissions, lane, seed)
-    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
-    torch.set_num_threads(1)  # the worker runs on one thread: same arithmetic, same results
     try:
+        if only is None and _open is not None and kata.name in _open.katas:
+            graded = _open.grade(kata, submissions, lane, seed)
+            if graded is not None:
+                return graded
         target = f"{kata.checks_path}::{only}" if only else str(kata.checks_path)
-        pytest.main([target, *PYTEST_ARGS], plugins=[plugin])
+        outcome: list[list[Result] | BaseException] = []
+        _session([target], partial(_grade_into, outcome, kata, submissions, lane, seed))
     finally:
         if own_lane:
             lane.close()
-    if plugin.collect_errors or any(not result.checks for result in plugin.graded):
-        raise InternalError(
-            f"the checks for {kata.name} did not load:\n" + "\n".join(plugin.collect_errors)
-        )
-    if len(plugin.graded) != len(submissions):
+    if not outcome:
         raise InternalError(f"the checks for {kata.name} did not run")
-    return plugin.graded
+    if isinstance(outcome[0], BaseException):
+        raise outcome[0]
+    return outcome[0]
+
+
+def _grade_into(
+    outcome: list[list[Result] | BaseException],
+    kata: Kata,
+    submissions: list[Submission],
+    lane: Lane,
+    seed: int,
+    plugin: JudgePlugin,
+) -> None:
+    """plugin.grade, its results or its exception put in `outcome` (pytest would swallow
+    an exception from its run loop)."""
+    try:
+        outcome.append(plugin.grade(kata, submissions, lane, seed))
+    except BaseException as exc:  # raised again outside pytest
+        outcome.append(exc)
+
+
+def _session(targets: list[str], serve: Callable[[JudgePlugin], None]) -> None:
+    """A pytest session over `targets` whose run loop is `serve`."""
+    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    torch.set_num_threads(1)  # the worker runs on one thread: same arithmetic, same results
+    # a check file that does not load fails its kata's grade (JudgePlugin.grade), not others
+    args = [*targets, *PYTEST_ARGS, "--continue-on-collection-errors"]
+    pytest.main(args, plugins=[JudgePlugin(serve)])
+
+
+class OpenSession:
+    """A pytest session kept open, in a thread of its own, that grades any of `katas`.
+
+    A grading process that grades many katas (`grade` of all of them, `grade batch`) pays
+    pytest's start-up (25 ms) and the collection of each check file once, not once a kata.
+    The calling thread waits while the session's thread grades: only one of them runs.
+    """
+
+    def __init__(self, katas: Iterable[Kata]) -> None:
+        chosen = sorted(set(katas), key=lambda kata: kata.number)
+        self.katas = frozenset(kata.name for kata in chosen)
+        self._work: queue.SimpleQueue[tuple[Kata, list[Submission], Lane, int] | None]
+        self._work = queue.SimpleQueue()
+        self._done: queue.SimpleQueue[list[list[Result] | BaseException] | None]
+        self._done = queue.SimpleQueue()
+        self._ended = False
+        targets = [str(kata.checks_path) for kata in chosen]
+        threading.Thread(target=self._run, args=(targets,), daemon=True).start()
+
+    def _run(self, targets: list[str]) -> None:
+        try:
+            _session(targets, self._serve)
+        finally:
+            self._ended = True
+            self._done.put(None)  # a grade waiting for it goes on without the session
+
+    def _serve(self, plugin: JudgePlugin) -> None:
+        while (work := self._work.get()) is not None:
+            outcome: list[list[Result] | BaseException] = []
+            _grade_into(outcome, *work, plugin)
+            self._done.put(outcome)
+
+    def grade(
+        self, kata: Kata, submissions: list[Submission], lane: Lane, seed: int
+    ) -> list[Result] | None:
+        """JudgePlugin.grade, in the open session; None if the session has ended."""
+        if self._ended:
+            return None
+        self._work.put((kata, submissions, lane, seed))
+        outcome = self._done.get()
+        if outcome is None:
+            return None
+        if isinstance(outcome[0], BaseException):
+            raise outcome[0]
+        return outcome[0]
+
+    def close(self) -> None:
+        """End the session (its thread finishes pytest's session and ends)."""
+        self._work.put(None)
+
+
+_open: OpenSession | None = None  # this process's open session, if it has one
+
+
+def open_session(katas: Iterable[Kata]) -> None:
+    """From now on, this process grades `katas` in one pytest session kept open."""
+    global _open
+    _open = OpenSession(katas)

@@ -3,18 +3,19 @@
 torch is imported twice in all, whatever the number of processes: once here (the
 judge, before forking the grading processes) and once in the sandboxed worker,
 whose lanes (one per grading process) are forked after its import. The two
-imports run side by side. A grading process whose lane breaks goes on with a
-worker of its own.
+imports run side by side. Each grading process collects the checks once, in a pytest
+session it keeps open. A grading process whose lane breaks goes on with a worker of its own.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from . import import_judge
+from .catalog import Kata
 from .lanes import Lane, LanePool
 from .sandbox import Limits
 
@@ -25,7 +26,9 @@ _lane: Lane | None = None  # in each grading process: its lane
 _grade_one: Callable | None = None
 
 
-def _adopt_lane(lanes: list[Lane], taken: Any, grade_one: Callable, fallback: Lane) -> None:
+def _adopt_lane(
+    lanes: list[Lane], taken: Any, grade_one: Callable, fallback: Lane, checks: list[Kata]
+) -> None:
     global _lane, _grade_one
     with taken.get_lock():
         index = taken.value
@@ -33,6 +36,8 @@ def _adopt_lane(lanes: list[Lane], taken: Any, grade_one: Callable, fallback: La
     # a replacement for a process that died finds every lane taken: it gets its own worker
     _lane = lanes[index] if index < len(lanes) else fallback
     _grade_one = grade_one
+    if checks:
+        import_judge().open_session(checks)
 
 
 def _call(item: object) -> object:
@@ -51,13 +56,16 @@ def imap_unordered(
     processes: int,
     preload: tuple[str, ...] = (),
     runs: int = 0,
+    checks: Iterable[Kata] = (),
 ) -> Iterator[Graded]:
     """`grade_one(lane, item)` for every item, on up to `processes` processes, as each ends.
 
     `preload`: modules the worker imports once, up front (torch._dynamo, which an optimizer
     pulls in on first use, costs a second in every process that imports it); runs that
     need none of them do not wait for that (SplitLane). `runs`: how many grading runs the
-    items hold, all together (one an item if not given).
+    items hold, all together (one an item if not given). `checks`: the katas the items
+    grade; each grading process collects their checks once, in a pytest session it keeps
+    open (judge.OpenSession).
     """
     if not items:
         return
@@ -68,7 +76,7 @@ def imap_unordered(
 
         context = multiprocessing.get_context("fork")
         fallback = Lane(limits)  # started only if needed
-        setup = (pool.lanes, context.Value("i", 0), grade_one, fallback)
+        setup = (pool.lanes, context.Value("i", 0), grade_one, fallback, list(checks))
         with context.Pool(processes, _adopt_lane, setup) as grading:
             yield from grading.imap_unordered(_call, items)
     finally:

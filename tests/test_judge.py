@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import gc
 
+import pytest
+
 from grader import catalog, import_judge
-from grader.judge import Submission, grade_source, grade_sources
+from grader.judge import InternalError, OpenSession, Submission, grade_source, grade_sources
 from grader.lanes import Lane
 from grader.sandbox import Limits
 
@@ -55,3 +57,26 @@ def test_the_judge_s_objects_are_frozen_once_not_at_every_grade():
     import_judge()
     assert gc.get_freeze_count() == frozen, "later objects (a watch's) must stay collectable"
     assert made_since
+
+
+def test_an_open_session_grades_many_katas_as_sessions_of_their_own_do():
+    ex03, ex05 = catalog.find("ex03"), catalog.find("ex05")
+    wrong = Submission(with_override("ex03", WRONG["ex03/missing-minus"]), "a.py")
+    right = Submission(ex05.solution_path.read_text(), "b.py")
+    work = [(ex03, [wrong]), (ex05, [right]), (ex03, [wrong])]
+    lane = Lane(Limits())
+    session = OpenSession([ex03, ex05])
+    try:
+        kept = [session.grade(kata, subs, lane, 7)[0] for kata, subs in work]
+        with pytest.raises(InternalError, match="ex01_affine_params did not load"):
+            session.grade(catalog.find("ex01"), [right], lane, 7)  # not collected there
+        again = session.grade(ex05, [right], lane, 7)[0]
+        alone = [grade_sources(kata, subs, seed=7, lane=lane)[0] for kata, subs in work]
+    finally:
+        session.close()
+        lane.close()
+    assert [r.kata for r in kept] == [ex03.name, ex05.name, ex03.name]
+    for open_one, own in zip(kept, alone, strict=True):
+        assert _verdicts(open_one) == _verdicts(own), f"{own.kata} graded differently"
+    assert not kept[0].passed and kept[1].passed, "the wrong one fails, the reference passes"
+    assert _verdicts(again) == _verdicts(kept[1]), "an error in one grade leaves the session"

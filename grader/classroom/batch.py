@@ -344,10 +344,16 @@ class Batch:
         """Grade `todo` (see pending()) on `processes` processes; `advance` after each job."""
         seed = secrets.randbelow(2**31) if seed is None else seed
         self.out.mkdir(parents=True, exist_ok=True)
-        preload = catalog.worker_imports({catalog.find(job.kata) for job in todo})
+        katas = {catalog.find(job.kata) for job in todo}
         items = [(chunk, seed) for chunk in _chunks(todo, processes)]
         graded_chunks = parallel.imap_unordered(
-            _grade, items, limits, processes, preload, runs=len(todo)
+            _grade,
+            items,
+            limits,
+            processes,
+            catalog.worker_imports(katas),
+            runs=len(todo),
+            checks=katas,
         )
         for index, graded in enumerate(graded_chunks):
             for job, record in graded:
