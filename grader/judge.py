@@ -474,9 +474,7 @@ def grade_sources(
             lane.close()
     if not outcome:
         raise InternalError(f"the checks for {kata.name} did not run")
-    if isinstance(outcome[0], BaseException):
-        raise outcome[0]
-    return outcome[0]
+    return _results(outcome)
 
 
 def _grade_into(
@@ -493,6 +491,13 @@ def _grade_into(
         outcome.append(plugin.grade(kata, submissions, lane, seed))
     except BaseException as exc:  # raised again outside pytest
         outcome.append(exc)
+
+
+def _results(outcome: list[list[Result] | BaseException]) -> list[Result]:
+    """What _grade_into put in `outcome`: its results, or its exception raised again here."""
+    if isinstance(outcome[0], BaseException):
+        raise outcome[0]
+    return outcome[0]
 
 
 def _session(targets: list[str], serve: Callable[[JudgePlugin], None]) -> None:
@@ -544,11 +549,7 @@ class OpenSession:
             return None
         self._work.put((kata, submissions, lane, seed))
         outcome = self._done.get()
-        if outcome is None:
-            return None
-        if isinstance(outcome[0], BaseException):
-            raise outcome[0]
-        return outcome[0]
+        return None if outcome is None else _results(outcome)
 
     def close(self) -> None:
         """End the session (its thread finishes pytest's session and ends)."""

@@ -432,6 +432,8 @@ def grade_upload(submission: Path, config: Config) -> dict[str, Any]:
         preload = catalog.worker_imports(k for k in katas if k.id in upload.files)
         lane = Lane(Limits(check_seconds=config.check_seconds), preload=preload)
         lane.start()  # the worker warms up while the judge imports torch and pytest
+        # the checks of every kata uploaded collected once, in one pytest session
+        import_judge().open_session(k for k in katas if k.id in upload.files)
     try:
         results = [_grade(kata, upload, lane, seed) for kata in katas]
     finally:
