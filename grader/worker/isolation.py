@@ -38,7 +38,7 @@ CLONE_NEWNET = 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_CHILD_SUBREAPER = 1, 4, 24, 36
-PR_SET_SECUREBITS, PR_SET_NO_NEW_PRIVS, PR_SET_THP_DISABLE, PR_CAP_AMBIENT = 28, 38, 41, 47
+PR_SET_SECUREBITS, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT = 28, 38, 47
 PR_CAP_AMBIENT_CLEAR_ALL = 4
 # noroot, no setuid fixup, keep_caps off and no ambient raise, each one locked
 SECUREBITS_LOCKED = 0x01 | 0x02 | 0x04 | 0x08 | 0x10 | 0x20 | 0x40 | 0x80
@@ -129,11 +129,6 @@ def enter(walls: Walls, keep: tuple[int, ...]) -> None:
     # of the processes in the lane's cgroup, the run's are the ones to kill when it is full
     with contextlib.suppress(OSError):
         Path("/proc/self/oom_score_adj").write_text("1000")
-    # what the run allocates comes on 4 KiB pages (the worker's own stay huge): a huge page is
-    # zeroed whole on first touch, and where a VM's host backs memory lazily each one costs
-    # ~10 ms (3 GiB took 28 s instead of 1.8 s); a run touches few pages of most it maps
-    with contextlib.suppress(IsolationError):
-        prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0)
     if walls.namespaces:
         _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS), "unshare")
         _mount("none", "/", None, MS_REC | MS_PRIVATE)
