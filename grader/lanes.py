@@ -189,13 +189,15 @@ class Lane:
                     return outcome
                 if getattr(message, "nonce", None) != nonce:
                     continue  # stale: not about this task
-                if isinstance(message, Started) and started is None:
-                    started = time.monotonic()
+                if isinstance(message, Started):
+                    if started is None:
+                        started = time.monotonic()
                     if cgroups is not None and job.run != self._counted_run:
                         cgroups.mark()  # once a run: its tasks share its budget
                         self._counted_run = job.run
-                    # the lane enforces `seconds`; past this it is stuck and is restarted
-                    deadline = started + seconds + STUCK_SECONDS
+                    # the lane enforces `seconds`, also on a task it starts again (once, on a
+                    # fresh run process); past this it is stuck and is restarted
+                    deadline = time.monotonic() + seconds + STUCK_SECONDS
                 elif isinstance(message, Loaded):
                     outcome.loaded = True
                 elif isinstance(message, Reply) and outcome.answer is None:

@@ -104,6 +104,16 @@ ATTACKS = {
         "return x",
         FORGED,
     ),
+    # its answer forged, then more written for it once the next check waits on this process
+    "frames after a forged answer": (
+        "import time\n"
+        "for _ in range(3):\n"
+        '    _send(b\'{"answer": "value", "value": {"__dict__": [1]}}\')\n'
+        "    time.sleep(0.5)\n"
+        "time.sleep(60)\n"
+        "return x",
+        FORGED,
+    ),
     "a JSON bomb": ("_send(b'[' * (15 * 2**20))\nreturn x", FORGED),
     "deep nesting": ("_send(b'[' * 50000 + b']' * 50000)\nreturn x", FORGED),
     "a malformed value tree": (

@@ -212,6 +212,8 @@ class PendingTask:
     broken: str = ""  # its walls could not be built
     timed_out: bool = False
     demoted: bool = False
+    stale: bool = False  # the run process went on answering a task it had answered before
+    status: str = "running"  # how the run process ended, if it was retired
     kept: bytearray = field(default_factory=bytearray)
     total: int = 0
 
@@ -256,7 +258,9 @@ def _read_replies(run: RunProcess, task: PendingTask, channel: int) -> None:
                 run.answered.add(nonce)
             elif nonce not in run.answered:  # no task's answer: learner code wrote it
                 task.ended, task.refused = True, "wrote into the grader's reply channel"
-            # else a second answer to a task already answered (after one learner code wrote)
+            elif nonce != task.nonce:  # an earlier task still busy: its first answer was forged
+                task.ended, task.stale = True, True
+            # else a second answer to this task, after learner code wrote the first
         elif kind == protocol.RUN_BROKEN:
             task.ended, task.broken = True, rest.decode("utf-8", "replace")
         else:  # learner code wrote into its own reply pipe
@@ -282,6 +286,25 @@ class LaneLoop:
             self.run.retire()
 
     def _run(self, job: Job) -> None:
+        task = self._attempt(job)
+        if task.stale:
+            # learner code forged an earlier task's answer and went on writing after it, into
+            # this task's time: this task starts again, on a process of its own
+            task = self._attempt(job)
+        done = Done(
+            nonce=job.nonce,
+            status=task.status,
+            timed_out=task.timed_out,
+            output=task.kept.decode("utf-8", "replace"),
+            output_bytes=task.total,
+            refused=task.refused,
+            broken=task.broken,
+        )
+        reply = [Reply(job.nonce, task.answer)] if task.answer is not None else []
+        _send(self.lane.channel, *reply, done)
+
+    def _attempt(self, job: Job) -> PendingTask:
+        """Hand `job` to the run process (a fresh one for a new run) and wait for its answer."""
         channel = self.lane.channel
         if self.run is not None and (self.run.run != job.run or self.run.spoke_out_of_turn()):
             self.run.retire()
@@ -319,21 +342,11 @@ class LaneLoop:
                 except BrokenPipeError:
                     task.ended = True
         _read_output(run, task)
-        status = "running"
         if task.ended or task.timed_out or task.demoted:
             # slow but done, too: the run's next task gets a process at full priority
-            status = run.retire()
+            task.status = run.retire()
             self.run = None
-        done = Done(
-            nonce=job.nonce,
-            status=status,
-            timed_out=task.timed_out,
-            output=task.kept.decode("utf-8", "replace"),
-            output_bytes=task.total,
-            refused=task.refused,
-            broken=task.broken,
-        )
-        _send(channel, *([Reply(job.nonce, task.answer)] if task.answer is not None else []), done)
+        return task
 
 
 def _fork_lane(lane: Lane, lanes: list[Lane], isolation_problem: str, nice: int = 0) -> None:
