@@ -163,7 +163,7 @@ def center_rows(x):
 """,
     )
     # the memory limit, not the time limit, must stop it: zero-filling 3 GiB takes seconds, but
-    # 15-25 s on a VM whose host backs its memory on first touch (as on our CI machines)
+    # 15-35 s on a VM whose host backs its memory on first touch (as on our CI machines)
     result = grade_source("ex02", source, "--time-limit", "120")
     check = result.by_name(CENTER)
     stopped = ("MemoryError", "memory budget")  # per process, or the whole run's cgroup

@@ -429,11 +429,12 @@ def grade_upload(submission: Path, config: Config) -> dict[str, Any]:
     seed = secrets.randbelow(2**31)
     lane = None
     if upload.files:
-        preload = catalog.worker_imports(k for k in katas if k.id in upload.files)
-        lane = Lane(Limits(check_seconds=config.check_seconds), preload=preload)
+        uploaded = [kata for kata in katas if kata.id in upload.files]
+        lane = Lane(
+            Limits(check_seconds=config.check_seconds), preload=catalog.worker_imports(uploaded)
+        )
         lane.start()  # the worker warms up while the judge imports torch and pytest
-        # the checks of every kata uploaded collected once, in one pytest session
-        import_judge().open_session(k for k in katas if k.id in upload.files)
+        import_judge().open_session(uploaded)  # their checks collected once, in one session
     try:
         results = [_grade(kata, upload, lane, seed) for kata in katas]
     finally:
