@@ -32,9 +32,10 @@ from .catalog import PACKAGE_DIR
 
 _PR_SET_PDEATHSIG = 1
 CLOSE_GRACE_SECONDS = 1.0  # for a closing worker to clean up after itself before it is killed
-# putting the worker's memory onto huge pages costs it up to 0.1 s and saves 1.5 to 5 ms a
-# run (its fork and exit): worth it for a class, not for one learner (grader/worker/warmup.py)
-HUGE_PAGES_FROM = 50
+# putting the worker's memory onto huge pages saves 1.5 to 5 ms a run (its fork and exit) and
+# costs the worker 0.1 s, or 1.5 s on a VM whose host backs memory on first touch (each huge
+# page is memory never touched before): worth it from a thousand runs (grader/worker/warmup.py)
+HUGE_PAGES_FROM = 1000
 WORKER_ROOT = "/katas"  # where the sandbox shows grader/__init__.py and grader/worker/
 # what the worker's Python imports, besides its standard library
 NEEDED_DISTRIBUTIONS = ("torch", "numpy")

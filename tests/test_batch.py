@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from grader import catalog
+from grader.classroom.batch import Job, _chunks
 
 from .conftest import run_grade, with_override
 from .variants.ex03_gather_nll import WRONG
@@ -202,3 +203,17 @@ def test_a_directory_without_katas_is_a_usage_error(tmp_path: Path) -> None:
     done = run_grade("batch", str(tmp_path))
     assert done.returncode == 2
     assert "no kata files" in done.stderr
+
+
+def test_katas_that_wait_for_the_preload_are_graded_last() -> None:
+    """Runs of a kata with worker imports wait for the worker's preload (seconds): the other
+    katas' chunks go first, so that the grading processes are busy meanwhile."""
+    ex04, ex05 = catalog.find("ex04"), catalog.find("ex05")
+    assert ex04.worker_imports and not ex05.worker_imports, "the registry's premise"
+    students = [f"s{i}" for i in range(8)]
+    jobs = [Job(s, k.name, Path(f"{s}/{k.name}.py")) for s in students for k in (ex04, ex05)]
+    chunks = _chunks(jobs, processes=2)
+    order = [chunk[0].kata for chunk in chunks]
+    assert order == sorted(order, key=lambda name: name == ex04.name), f"chunks in order {order}"
+    graded = [job for chunk in chunks for job in chunk]
+    assert len(graded) == len(jobs) and set(graded) == set(jobs), "every job, once"

@@ -219,13 +219,15 @@ def _grade(lane: Lane, chunk: tuple[list[Job], int]) -> list[tuple[Job, dict[str
 def _chunks(jobs: list[Job], processes: int) -> list[list[Job]]:
     """The jobs by kata, in chunks small enough that every process gets several. A chunk
     takes every n-th job of its kata, not n neighbours: hangs (each costs its time limit)
-    in neighbouring students' work land in different chunks, graded side by side."""
+    in neighbouring students' work land in different chunks, graded side by side. Katas
+    that need the worker's preload come last: their lanes are ready seconds later."""
     size = max(1, min(CHUNK_MAX, len(jobs) // (4 * processes)))
     by_kata: dict[str, list[Job]] = {}
     for job in jobs:
         by_kata.setdefault(job.kata, []).append(job)
     split = []
-    for group in by_kata.values():
+    for kata in sorted(by_kata, key=lambda name: bool(catalog.find(name).worker_imports)):
+        group = by_kata[kata]
         count = -(-len(group) // size)  # chunks of at most `size` jobs
         split += [group[i::count] for i in range(count)]
     return split

@@ -70,7 +70,8 @@ def onto_huge_pages() -> None:
     Each huge page is one entry for a fork to copy and an exit to free instead of 512: a run
     forked after the preload costs about 5 ms less here, one forked before it 1.5 ms. A page
     a run writes to is still copied 4 KiB at a time (the kernel splits the huge mapping in
-    the run, not here). 15 to 100 ms, each time. Best effort: a kernel without MADV_COLLAPSE,
+    the run, not here). 15 to 100 ms each time, or up to 1.5 s on a VM whose host backs memory
+    on first touch (sandbox.HUGE_PAGES_FROM). Best effort: a kernel without MADV_COLLAPSE,
     or a range it cannot collapse, is left as it was.
     """
     libc = ctypes.CDLL(None, use_errno=True)
