@@ -173,25 +173,24 @@ class Lane:
         job = Job(nonce, run or nonce, source, filename, task, seconds, seed, list(imports))
         cgroups = self._cgroups()
         outcome = TaskOutcome()
-        started: float | None = None
+        started = False
         deadline = start_deadline
         try:
             self._send(job, deadline)
+            sent = time.monotonic()
             while True:
                 message = self._next_message(deadline)
-                if started is not None:
-                    outcome.elapsed = time.monotonic() - started
                 if message is None:
                     self.close()
+                    outcome.elapsed = time.monotonic() - sent
                     outcome.broken = "the worker did not " + (
-                        "start the task in time" if started is None else "end the task in time"
+                        "end the task in time" if started else "start the task in time"
                     )
                     return outcome
                 if getattr(message, "nonce", None) != nonce:
                     continue  # stale: not about this task
                 if isinstance(message, Started):
-                    if started is None:
-                        started = time.monotonic()
+                    started = True
                     if cgroups is not None and job.run != self._counted_run:
                         cgroups.mark()  # once a run: its tasks share its budget
                         self._counted_run = job.run
@@ -206,6 +205,9 @@ class Lane:
                     except wire.Unreadable as exc:
                         outcome.unreadable = str(exc)
                 elif isinstance(message, Done):
+                    # the lane's clock (ours), within what the judge saw pass
+                    lane_clock = message.elapsed if message.elapsed >= 0 else 0.0  # NaN too
+                    outcome.elapsed = min(lane_clock, time.monotonic() - sent)
                     return self._done(outcome, message, cgroups)
         except (wire.Unreadable, OSError) as exc:
             self.close()

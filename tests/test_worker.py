@@ -96,6 +96,36 @@ def test_a_task_long_past_a_quarter_of_its_limit_yields_its_core_and_its_process
     assert second != first and niceness < 19, "the run's next task gets a process at full priority"
 
 
+class WatchedLane(Lane):
+    """A real lane that notes the kind of each message it reads from its worker."""
+
+    def __init__(self, limits: Limits) -> None:
+        super().__init__(limits)
+        self.seen: list[str] = []
+
+    def _next_message(self, deadline: float):
+        message = super()._next_message(deadline)
+        self.seen.append(type(message).__name__)
+        return message
+
+
+def test_a_short_task_wakes_the_judge_once_and_a_long_one_says_it_started():
+    watched = WatchedLane(Limits())
+    try:
+        value(watched, "bump", "run-w")  # a new run: the judge marks its budget at Started
+        assert watched.seen[-4:] == ["Started", "Loaded", "Reply", "Done"], watched.seen
+        watched.seen.clear()
+        value(watched, "bump", "run-w")
+        assert watched.seen == ["Loaded", "Reply", "Done"], "a short task: one write, no Started"
+        watched.seen.clear()
+        slow = {**call("priority"), "args": [0.4]}
+        outcome = watched.run(SOURCE, "sub.py", slow, 10, run="run-w")
+        assert watched.seen == ["Started", "Loaded", "Reply", "Done"], watched.seen
+        assert 0.4 <= outcome.elapsed < 5, f"the task's time is the lane's: {outcome.elapsed}"
+    finally:
+        watched.close()
+
+
 def test_what_a_run_left_behind_is_killed_before_the_next_run(lane):
     marker = f"katas-stray-{uuid.uuid4().hex}"
     source = f"""

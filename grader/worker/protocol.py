@@ -65,12 +65,17 @@ class Ready:
 
 @dataclass(frozen=True)
 class Started:
+    """The task is running: sent at once for a run's first task (the judge counts the run's
+    budget from here), else only once it has run a while (zygote.ANNOUNCE_AFTER), so that
+    the judge's clock for a stuck worker starts; a short task goes without it."""
+
     nonce: str
 
 
 @dataclass(frozen=True)
 class Loaded:
-    """The learner's file finished importing (a hang from here on is in a task)."""
+    """The learner's file finished importing (a hang from here on is in a task): sent with
+    the task's Done, before it."""
 
     nonce: str
 
@@ -88,6 +93,7 @@ class Done:
     timed_out: bool
     output: str  # the start of what the task printed
     output_bytes: int
+    elapsed: float  # seconds the task ran, from the lane's handing it over
     refused: str = ""  # what the lane refused of the run process's bytes, if anything
     broken: str = ""  # why the run could not be walled in (the grader's failure)
 
@@ -102,6 +108,7 @@ _LANE_KINDS: dict[str, type] = {
 }
 _FIELD_TYPES = {"isolation": str, "nonce": str, "answer": str, "status": str, "output": str}
 _FIELD_TYPES.update({"timed_out": bool, "output_bytes": int, "refused": str, "broken": str})
+_FIELD_TYPES["elapsed"] = float
 
 
 def lane_message(message: LaneMessage) -> dict[str, Any]:
