@@ -57,6 +57,7 @@ def imap_unordered(
     preload: tuple[str, ...] = (),
     runs: int = 0,
     checks: Iterable[Kata] = (),
+    meanwhile: Callable[[], None] = lambda: None,
 ) -> Iterator[Graded]:
     """`grade_one(lane, item)` for every item, on up to `processes` processes, as each ends.
 
@@ -65,7 +66,8 @@ def imap_unordered(
     need none of them do not wait for that (SplitLane). `runs`: how many grading runs the
     items hold, all together (one an item if not given). `checks`: the katas the items
     grade; each grading process collects their checks once, in a pytest session it keeps
-    open (judge.OpenSession).
+    open (judge.OpenSession). `meanwhile`: the caller's own work, done once the grading
+    processes have their items, while they wait for the worker's lanes (half a second here).
     """
     if not items:
         return
@@ -78,6 +80,8 @@ def imap_unordered(
         fallback = Lane(limits)  # started only if needed
         setup = (pool.lanes, context.Value("i", 0), grade_one, fallback, list(checks))
         with context.Pool(processes, _adopt_lane, setup) as grading:
-            yield from grading.imap_unordered(_call, items)
+            graded = grading.imap_unordered(_call, items)
+            meanwhile()
+            yield from graded
     finally:
         pool.close()

@@ -356,13 +356,12 @@ class Batch:
             catalog.worker_imports(katas),
             runs=len(todo),
             checks=katas,
+            meanwhile=self.open_gradebook,  # while the grading processes go on, not after them
         )
-        for index, graded in enumerate(graded_chunks):
+        for graded in graded_chunks:
             for job, record in graded:
                 self.save(job, record)
                 advance(job)
-            if index == 0:
-                self.open_gradebook()  # while the grading processes go on, not after them
 
     def records(self) -> Iterator[tuple[Job, dict[str, Any]]]:
         for job in self.jobs:
